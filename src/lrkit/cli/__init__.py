@@ -1,0 +1,1 @@
+"""The ``lrkit`` command line. Each subcommand is a module in ``lrkit.cli.commands``."""

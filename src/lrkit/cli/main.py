@@ -1,0 +1,75 @@
+"""Entry point of the ``lrkit`` command: discovers the subcommands and turns bad input
+into a one-line message with exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+import lrkit
+from lrkit.cli import commands
+
+DESCRIPTION = """\
+lrkit handles the learning rate of gradient-based training end to end:
+pick it (find, tune, auto), shape it (schedule), watch it (diagnose),
+compare methods (bench) and understand it (lab)."""
+
+EPILOG = """\
+examples:
+  lrkit auto --problem digits-mlp          train hands-off at a tuned rate
+  lrkit find --problem digits-mlp          learning-rate range test with a plot
+  lrkit schedule show "warmup(100, cosine(1000))" --steps 1000
+run 'lrkit COMMAND --help' for the options of one command."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lrkit",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"lrkit {lrkit.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log lrkit's events to stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        if hasattr(module, "register"):
+            modules.append(module)
+    for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 100)):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError) as exc:
+        print(f"lrkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"lrkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"lrkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""What a training problem is, and the registry every command and benchmark draws from.
+
+A :class:`Problem` bundles everything needed to train and judge one small model: a model
+factory, an optimizer factory taking the rate, a ``loss_fn(model, batch)``, seeded
+training batches, a held-out evaluation and a step budget. ``lrkit find``, ``tune``,
+``auto`` and ``bench`` all take ``--problem NAME`` (a registered name) or
+``--problem path/to/file.py:function`` (a user's function returning a Problem).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lrkit._validation import check_callable, check_int, check_positive
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One training problem.
+
+    Attributes:
+        name: registry name, e.g. ``"digits-mlp"``.
+        description: one line for ``--help`` and tables.
+        make_model: ``seed -> torch.nn.Module``; the initialisation depends only on ``seed``.
+        make_optimizer: ``(params, lr) -> torch.optim.Optimizer`` for the problem's optimizer.
+        loss_fn: ``(model, batch) -> scalar tensor``, the training loss of one batch.
+        batches: ``seed -> iterator`` over training batches, endless, with a data order
+            that depends only on ``seed``.
+        evaluate: ``model -> float``, the held-out loss (eval mode, no gradients).
+        steps: the step budget of one full training run.
+        default_lr: the optimizer's customary default rate (1e-3 for Adam, 1e-2 for SGD).
+        optimizer: the optimizer family's name, for tables ("adam", "sgd", ...).
+        tags: free-form labels ("convex", "deep", "sequence", ...).
+    """
+
+    name: str
+    description: str
+    make_model: Callable[[int], Any]
+    make_optimizer: Callable[[Iterable[Any], float], Any]
+    loss_fn: Callable[[Any, Any], Any]
+    batches: Callable[[int], Iterator[Any]]
+    evaluate: Callable[[Any], float]
+    steps: int
+    default_lr: float
+    optimizer: str = "adam"
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"`name` must be a non-empty string, but got name={self.name!r}")
+        for attr in ("make_model", "make_optimizer", "loss_fn", "batches", "evaluate"):
+            check_callable(attr, getattr(self, attr))
+        check_int("steps", self.steps, minimum=1)
+        check_positive("default_lr", self.default_lr)
+
+
+_REGISTRY: dict[str, Callable[[], Problem]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[], Problem]], Callable[[], Problem]]:
+    """Decorator: register a zero-argument factory returning a :class:`Problem`."""
+
+    def decorator(factory: Callable[[], Problem]) -> Callable[[], Problem]:
+        if name in _REGISTRY:
+            raise ValueError(f"`name` must be unique, but got name={name!r} twice")
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorator
+
+
+def names() -> list[str]:
+    """The registered problem names, in registration order."""
+    _load_builtins()
+    return list(_REGISTRY)
+
+
+def get(spec: str) -> Problem:
+    """A registered problem by name, or ``path/to/file.py:function`` for a user's own.
+
+    >>> get("no-such-problem")
+    Traceback (most recent call last):
+    ...
+    ValueError: `problem` must be a registered name or path.py:function, but got problem='no-such-problem' ...
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"`problem` must be a string, but got problem={spec!r}")
+    _load_builtins()
+    if spec in _REGISTRY:
+        problem = _REGISTRY[spec]()
+    elif ":" in spec and spec.rsplit(":", 1)[0].endswith(".py"):
+        problem = _load_from_file(spec)
+    else:
+        raise ValueError(
+            f"`problem` must be a registered name or path.py:function, but got problem={spec!r} "
+            f"(registered: {', '.join(_REGISTRY)})"
+        )
+    if not isinstance(problem, Problem):
+        raise TypeError(
+            f"`problem` {spec!r} must produce an lrkit.problems.Problem, but got {type(problem).__name__}"
+        )
+    return problem
+
+
+def _load_from_file(spec: str) -> Problem:
+    path_text, function_name = spec.rsplit(":", 1)
+    path = Path(path_text)
+    if not path.is_file():
+        raise ValueError(f"`problem` file must exist, but got problem={spec!r} ({path} not found)")
+    module_name = f"_lrkit_user_problem_{abs(hash(path.resolve()))}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    module_spec.loader.exec_module(module)
+    factory = getattr(module, function_name, None)
+    if factory is None or not callable(factory):
+        raise ValueError(
+            f"`problem` must name a function in {path}, but got problem={spec!r} "
+            f"({function_name!r} is not a callable there)"
+        )
+    return factory()
+
+
+def _load_builtins() -> None:
+    # the built-in problems register themselves on import
+    importlib.import_module("lrkit.problems.builtin")

@@ -1,0 +1,40 @@
+"""The PyTorch adapter: thin wrappers that drive lrkit's framework-agnostic core.
+
+``import lrkit.torch`` imports torch (and fails with a message naming the ``torch`` extra
+when it is missing); the names below load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from lrkit._optional import require
+
+require("torch", "lrkit.torch")
+
+_LAZY = {
+    "ScheduleLR": "lrkit.torch.scheduler",
+    "find_lr": "lrkit.torch.finder",
+    "Guard": "lrkit.torch.guard",
+    "autotrain": "lrkit.torch.autotrain",
+    "AutoResult": "lrkit.torch.autotrain",
+    "Snapshot": "lrkit.torch.state",
+    "capture_rng": "lrkit.torch.state",
+    "restore_rng": "lrkit.torch.state",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'lrkit.torch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,185 @@
+"""Snapshots of training state that restore bit-exactly: model, optimizer, scheduler,
+GradScaler and every random number generator (python, numpy, torch, CUDA).
+
+A snapshot lives in CPU memory (never a second copy on the GPU) or, when given a
+directory, in a file written atomically (temporary file, fsync, rename) so that a crash
+mid-write leaves the previous snapshot intact.
+
+>>> import torch
+>>> model = torch.nn.Linear(2, 1)
+>>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+>>> snap = Snapshot.take(model, opt)
+>>> before = model.weight.detach().clone()
+>>> with torch.no_grad(): _ = model.weight.add_(1.0)
+>>> snap.restore(model, opt)
+>>> bool(torch.equal(model.weight, before))
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def capture_rng() -> dict[str, Any]:
+    """The state of python's, numpy's, torch's and (when present) CUDA's generators."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Put back what :func:`capture_rng` returned."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def to_cpu(obj: Any) -> Any:
+    """A deep copy of ``obj`` with every tensor cloned onto the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {key: to_cpu(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [to_cpu(value) for value in obj]
+    if isinstance(obj, tuple):
+        return tuple(to_cpu(value) for value in obj)
+    return copy.deepcopy(obj)
+
+
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` to ``path`` through a temporary file and a rename.
+
+    Readers see either the old file or the complete new one, never a torn write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+@dataclass
+class Snapshot:
+    """A restorable copy of training state, in CPU memory or in one file.
+
+    ``Snapshot.take(...)`` copies; ``restore(...)`` writes the copy back into the same
+    live objects (parameters keep their device and identity, so optimizers that hold
+    them keep working).
+    """
+
+    payload: dict[str, Any] | None = None
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def take(
+        cls,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None,
+        scaler: Any = None,
+        *,
+        directory: str | os.PathLike[str] | None = None,
+        name: str = "snapshot.pt",
+        extra: dict[str, Any] | None = None,
+    ) -> Snapshot:
+        payload = {
+            "model": to_cpu(model.state_dict()),
+            "optimizer": to_cpu(optimizer.state_dict()) if optimizer is not None else None,
+            "scheduler": to_cpu(scheduler.state_dict()) if scheduler is not None else None,
+            "scaler": to_cpu(scaler.state_dict()) if scaler is not None else None,
+            "rng": capture_rng(),
+            "extra": copy.deepcopy(extra or {}),
+        }
+        if directory is None:
+            return cls(payload=payload, extra=payload["extra"])
+        path = atomic_save(payload, Path(directory) / name)
+        return cls(path=path, extra=payload["extra"])
+
+    def load_payload(self) -> dict[str, Any]:
+        """The stored state (read from disk for a file snapshot)."""
+        if self.payload is not None:
+            return self.payload
+        assert self.path is not None
+        return torch.load(self.path, map_location="cpu", weights_only=False)
+
+    def restore(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None,
+        scaler: Any = None,
+        *,
+        rng: bool = True,
+    ) -> None:
+        """Write the stored state back into the given live objects."""
+        payload = self.load_payload()
+        model.load_state_dict(payload["model"])
+        if optimizer is not None and payload["optimizer"] is not None:
+            _load_optimizer_state(optimizer, payload["optimizer"])
+        if scheduler is not None and payload["scheduler"] is not None:
+            scheduler.load_state_dict(copy.deepcopy(payload["scheduler"]))
+        if scaler is not None and payload["scaler"] is not None:
+            scaler.load_state_dict(copy.deepcopy(payload["scaler"]))
+        if rng:
+            restore_rng(payload["rng"])
+
+    def nbytes(self) -> int:
+        """Bytes of tensor data held in memory (0 for a file snapshot)."""
+        if self.payload is None:
+            return 0
+        return _tensor_bytes(self.payload)
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    # load_state_dict replaces group["lr"]; a tensor rate must stay the same object
+    # (torch.compile guards on it), so copy the stored value into the live tensor.
+    live_lrs = [group["lr"] for group in optimizer.param_groups]
+    optimizer.load_state_dict(copy.deepcopy(state))
+    for group, live in zip(optimizer.param_groups, live_lrs, strict=True):
+        if isinstance(live, torch.Tensor):
+            stored = group["lr"]
+            live.copy_(stored if isinstance(stored, torch.Tensor) else torch.tensor(stored))
+            group["lr"] = live
+
+
+def _tensor_bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(value) for value in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(value) for value in obj)
+    return 0
