@@ -1,0 +1,219 @@
+"""The learning-rate range test, framework-agnostic: drive ``step(lr) -> loss``.
+
+The rate grows geometrically from ``start`` to ``end`` over ``num`` steps::
+
+    lr_i = start * (end / start) ** (i / (num - 1)),   i = 0 .. num - 1
+
+one update per rate. The sweep stops at once on a NaN or infinite loss, and when the
+loss has blown up (see :mod:`lrkit.finder.divergence`, a test that works for negative
+losses). The rules of :mod:`lrkit.finder.rules` then read the curve.
+
+>>> import numpy as np
+>>> x = np.array([3.0, -2.0])          # gradient descent on 0.5 * (x0^2 + 4 x1^2)
+>>> h = np.array([1.0, 4.0])
+>>> def step(lr):
+...     global x
+...     loss = 0.5 * float(np.sum(h * x * x))
+...     x = x - lr * h * x
+...     return loss
+>>> result = range_test(step, start=1e-4, end=10.0, num=60)
+>>> result.stop_reason, result.divergence_lr >= 0.5    # stable below 2 / L = 0.5
+('diverged', True)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from lrkit._progress import progress_bar
+from lrkit._validation import check_callable, check_int, check_positive, check_range
+from lrkit.finder import rules
+from lrkit.finder.divergence import DivergenceDetector
+from lrkit.finder.result import RangeTestResult
+from lrkit.finder.smoothing import ema
+
+logger = logging.getLogger(__name__)
+
+RULES = ("lrkit", "steepest", "valley", "minimum/10", "edge/3")
+
+
+def sweep_rates(start: float, end: float, num: int) -> np.ndarray:
+    """The geometric sequence of rates a range test tries.
+
+    >>> sweep_rates(1e-3, 1e-1, 3).tolist()
+    [0.001, 0.01, 0.1]
+    """
+    start = check_positive("start", start)
+    end = check_positive("end", end)
+    num = check_int("num", num, minimum=2)
+    if end <= start:
+        raise ValueError(f"`end` must be > start ({start!r}), but got end={end!r}")
+    return np.geomspace(start, end, num)
+
+
+def default_beta(num: int) -> float:
+    """Smoothing that spans about a tenth of the sweep: ``1 - 1 / (num / 10)``, in [0.5, 0.98].
+
+    >>> default_beta(100)
+    0.9
+    """
+    return float(min(0.98, max(0.5, 1.0 - 10.0 / num)))
+
+
+def range_test(
+    step: Callable[[float], Any],
+    *,
+    start: float = 1e-7,
+    end: float = 10.0,
+    num: int = 100,
+    beta: float | None = None,
+    threshold: float = 1.0,
+    stop_on_divergence: bool = True,
+    progress: bool = False,
+) -> RangeTestResult:
+    """Run a learning-rate range test: one ``step(lr)`` per rate, rates growing from
+    ``start`` to ``end``.
+
+    Args:
+        step: performs one update at rate ``lr`` and returns the loss (a float, or
+            anything ``float()`` accepts, such as a 0-d tensor).
+        start, end: the first and last rate (``0 < start < end``).
+        num: the number of rates (and updates).
+        beta: smoothing of the bias-corrected moving average; default
+            :func:`default_beta` (about a tenth of the sweep).
+        threshold: how far above its lowest level the loss must climb, in units of the
+            curve's drop (or noise), to count as diverged (see ``DivergenceDetector``).
+        stop_on_divergence: stop as soon as the loss blows up (a non-finite loss always
+            stops the sweep).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        A :class:`RangeTestResult` with the curve, the edge and every rule's suggestion.
+    """
+    check_callable("step", step)
+    lrs = sweep_rates(start, end, num)
+    beta = default_beta(num) if beta is None else check_range("beta", beta, 0.0, 1.0, high_open=True)
+    check_positive("threshold", threshold)
+    detector = DivergenceDetector(threshold=threshold, beta=beta)
+    tried: list[float] = []
+    losses: list[float] = []
+    stop_reason = "end"
+    onset: int | None = None
+    with progress_bar(num, "lrkit find", progress) as bar:
+        for lr in lrs:
+            loss = _as_loss(step(float(lr)))
+            tried.append(float(lr))
+            losses.append(loss)
+            diverged = detector.update(loss)
+            bar.update(1)
+            bar.set_postfix(lr=f"{lr:.2e}", loss=f"{loss:.4g}")
+            if not math.isfinite(loss):
+                stop_reason = "nonfinite"
+                onset = detector.onset if onset is None else onset
+                logger.info("range test: non-finite loss %r at lr=%.3g, stopping", loss, lr)
+                break
+            if diverged and onset is None:
+                onset = detector.onset
+                if stop_on_divergence:
+                    stop_reason = "diverged"
+                    logger.info("range test: diverged at lr=%.3g (onset %.3g)", lr, lrs[onset])
+                    break
+    if onset is not None and stop_reason == "end":
+        stop_reason = "diverged"
+    return analyze(tried, losses, stop_reason=stop_reason, onset=onset, beta=beta,
+                   noise=detector.noise(),
+                   settings={"start": float(start), "end": float(end), "num": int(num),
+                             "beta": beta, "threshold": float(threshold)})
+
+
+def _as_loss(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"`step` must return the loss as a real number, but got {value!r}")
+    if isinstance(value, numbers.Real):
+        return float(value)
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) not in ((), (1,)):
+        raise TypeError(
+            f"`step` must return a scalar loss, but got a value of shape {tuple(shape)}"
+        )
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`step` must return the loss as a real number, but got {value!r}"
+        ) from None
+
+
+def analyze(
+    lrs: Any,
+    losses: Any,
+    *,
+    stop_reason: str = "end",
+    onset: int | None = None,
+    beta: float = 0.9,
+    noise: float | None = None,
+    settings: dict[str, Any] | None = None,
+) -> RangeTestResult:
+    """Apply every rule to a recorded curve (``onset``: index of the first point of the
+    blow-up, as found by the divergence test).
+
+    The edge is the rate of the last update before the first raised loss: the loss at
+    point ``onset`` was measured after the update made at ``lrs[onset - 1]``.
+    """
+    lrs = np.asarray(lrs, dtype=float)
+    losses = np.asarray(losses, dtype=float)
+    smoothed = ema(losses, beta)
+    divergence_lr = None if onset is None else float(lrs[max(onset - 1, 0)])
+    stop = len(lrs) if onset is None else onset
+    suggestions: dict[str, float | None] = {
+        "lrkit": rules.lrkit_default(lrs, smoothed, stop, divergence_lr),
+        "steepest": rules.steepest(lrs, smoothed, stop),
+        "valley": rules.valley(lrs, smoothed, stop),
+        "minimum/10": rules.minimum_tenth(lrs, smoothed, stop),
+        "edge/3": rules.edge_fraction(divergence_lr, 1.0 / 3.0),
+    }
+    note = _unreliable(losses, smoothed, stop, len(lrs), noise)
+    suggestion = None if note else suggestions["lrkit"]
+    if suggestion is None and not note:
+        note = "no rule could read the curve"
+    band = None if suggestion is None else _band(suggestion, suggestions, divergence_lr)
+    return RangeTestResult(
+        lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=stop_reason,
+        divergence_lr=divergence_lr, divergence_index=onset, suggestion=suggestion,
+        suggestions=suggestions, band=band, note=note, settings=dict(settings or {}),
+    )
+
+
+def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int, total: int,
+                noise: float | None) -> str:
+    if stop < 8:
+        return (f"the loss blew up after {stop} steps, before the curve took shape; "
+                f"lower `start`")
+    valid = smoothed[:stop]
+    valid = valid[np.isfinite(valid)]
+    start_level = float(np.median(losses[:3]))
+    drop = start_level - float(valid.min())
+    if noise is None:
+        noise = float(1.4826 * np.median(np.abs(np.diff(losses[:stop]))) / math.sqrt(2.0))
+    tiny = 1e-9 * max(1.0, abs(start_level))
+    if drop <= max(2.0 * noise, tiny):
+        return ("the loss never fell below its starting level by more than its noise; "
+                "raise `end` or `num`, or check the model and data")
+    return ""
+
+
+def _band(suggestion: float, suggestions: dict[str, float | None],
+          divergence_lr: float | None) -> tuple[float, float]:
+    picks = [lr for lr in suggestions.values() if lr is not None and lr > 0]
+    spread = float(np.std(np.log(picks))) if len(picks) > 1 else math.log(3.0)
+    factor = min(10.0, max(1.25, math.exp(spread)))
+    low, high = suggestion / factor, suggestion * factor
+    if divergence_lr is not None:
+        high = min(high, divergence_lr)
+    return float(min(low, suggestion)), float(max(high, suggestion))
