@@ -1,0 +1,174 @@
+"""Reading schedules back from text and from dicts, safely (never ``eval``).
+
+``parse(str(s)) == s`` and ``from_dict(s.to_dict()) == s`` for every schedule ``s``.
+The text grammar is a Python call expression restricted to lrkit's factories and literal
+arguments: numbers (with an optional sign), strings, ``True``/``False``/``None``, lists or
+tuples of those, and nested factory calls. Anything else is a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from typing import Any
+
+from lrkit.schedules.base import Schedule
+from lrkit.schedules.registry import FACTORIES
+
+__all__ = ["parse", "from_dict"]
+
+_MAX_TEXT = 10_000
+_MAX_DEPTH = 32
+_MAX_INT = 2**63
+_EXAMPLE = "warmup(100, cosine(10000, final=0.1))"
+
+
+class _Malformed(Exception):
+    """Raised inside the walker; turned into one ValueError carrying the whole text."""
+
+
+def parse(text: str) -> Schedule:
+    """The schedule that ``text`` spells, e.g. ``"warmup(100, cosine(10000, final=0.1))"``.
+
+    Names are the factories of :mod:`lrkit.schedules` (see ``lrkit schedule list``).
+    Raises ``ValueError`` naming the problem for unknown names, malformed text and invalid
+    arguments; nothing is ever evaluated as Python.
+
+    >>> s = parse("warmup(100, cosine(10000, final=0.1))")
+    >>> s(100), str(s)
+    (1.0, 'warmup(100, cosine(10000, final=0.1))')
+    >>> parse("cosine(-5)")
+    Traceback (most recent call last):
+    ...
+    ValueError: `text` must spell a valid schedule, but got text='cosine(-5)': `total_steps` must be a positive integer, but got total_steps=-5
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"`text` must be a string, but got text={text!r}")
+    if len(text) > _MAX_TEXT:
+        raise ValueError(
+            f"`text` must be at most {_MAX_TEXT} characters, but got text of length {len(text)}"
+        )
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        reason = getattr(exc, "msg", None) or type(exc).__name__
+        raise ValueError(
+            f"`text` must be a schedule expression such as {_EXAMPLE!r}, but got text={text!r} "
+            f"({reason})"
+        ) from None
+    try:
+        return _build(tree.body, 0)
+    except _Malformed as exc:
+        raise ValueError(
+            f"`text` must spell a valid schedule, but got text={text!r}: {exc}"
+        ) from None
+
+
+def _build(node: ast.AST, depth: int) -> Schedule:
+    if depth > _MAX_DEPTH:
+        raise _Malformed(f"schedules nest at most {_MAX_DEPTH} deep")
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise _Malformed(f"expected a call such as {_EXAMPLE!r}, found {_describe(node)}")
+    name = node.func.id
+    factory = FACTORIES.get(name)
+    if factory is None:
+        raise _Malformed(f"unknown schedule {name!r}; known: {', '.join(sorted(FACTORIES))}")
+    args = [_literal(arg, depth) for arg in node.args]
+    kwargs: dict[str, Any] = {}
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise _Malformed("'**' arguments are not allowed")
+        if keyword.arg in kwargs:
+            raise _Malformed(f"argument {keyword.arg!r} given twice")
+        kwargs[keyword.arg] = _literal(keyword.value, depth)
+    return _call(name, factory, args, kwargs)
+
+
+def _call(name: str, factory: Any, args: list[Any], kwargs: dict[str, Any]) -> Schedule:
+    try:
+        inspect.signature(factory).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise _Malformed(f"{name}{inspect.signature(factory)}: {exc}") from None
+    try:
+        return factory(*args, **kwargs)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _Malformed(str(exc)) from None
+
+
+def _literal(node: ast.AST, depth: int) -> Any:
+    if isinstance(node, ast.Call):
+        return _build(node, depth + 1)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)) or (
+        isinstance(node, ast.Constant) and node.value is None
+    ):
+        return _number_in_range(node.value)
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, (ast.USub, ast.UAdd))
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, (int, float))
+        and not isinstance(node.operand.value, bool)
+    ):
+        value = _number_in_range(node.operand.value)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        if depth > _MAX_DEPTH:
+            raise _Malformed(f"lists nest at most {_MAX_DEPTH} deep")
+        return [_literal(element, depth + 1) for element in node.elts]
+    raise _Malformed(f"arguments must be numbers, strings, lists or schedules, found {_describe(node)}")
+
+
+def _number_in_range(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
+        raise _Malformed(f"integer {value} is too large")
+    return value
+
+
+def _describe(node: ast.AST) -> str:
+    try:
+        return repr(ast.unparse(node))
+    except Exception:  # noqa: BLE001 - only used to word an error message
+        return type(node).__name__
+
+
+def from_dict(data: dict[str, Any]) -> Schedule:
+    """The schedule described by ``data``, the form :meth:`Schedule.to_dict` returns.
+
+    >>> from lrkit.schedules import cosine, warmup
+    >>> s = warmup(10, cosine(100))
+    >>> from_dict(s.to_dict()) == s
+    True
+    """
+    if not isinstance(data, dict) or "name" not in data:
+        raise TypeError(
+            f"`data` must be a dict with keys 'name' and 'args', but got data={data!r}"
+        )
+    extra = set(data) - {"name", "args"}
+    if extra:
+        raise ValueError(
+            f"`data` must only have keys 'name' and 'args', but got data={data!r} "
+            f"(extra: {sorted(extra)})"
+        )
+    name = data["name"]
+    factory = FACTORIES.get(name) if isinstance(name, str) else None
+    if factory is None:
+        raise ValueError(
+            f"`name` must be one of {', '.join(sorted(FACTORIES))}, but got name={name!r}"
+        )
+    args = data.get("args", {})
+    if not isinstance(args, dict):
+        raise TypeError(f"`args` must be a dict, but got args={args!r}")
+    kwargs = {key: _from_plain(value) for key, value in args.items()}
+    try:
+        inspect.signature(factory).bind(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"`args` must fit {name}{inspect.signature(factory)}: {exc}") from None
+    return factory(**kwargs)
+
+
+def _from_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return from_dict(value)
+    if isinstance(value, list):
+        return [_from_plain(v) for v in value]
+    return value
