@@ -28,7 +28,7 @@ _LAZY = {
     "RangeTestResult": "lrkit.finder",
     "Monitor": "lrkit.monitor",
     "Verdict": "lrkit.monitor",
-    "tune": "lrkit.tune",
+    "tune": "lrkit.tuning",
     "DivergenceError": "lrkit.errors",
     "LrkitError": "lrkit.errors",
 }

@@ -1,0 +1,133 @@
+"""Trials of dead workers: heartbeats, stale-trial detection and retries, for every storage.
+
+Optuna's own heartbeat exists only for database storages and only under
+``study.optimize``; lrkit drives Optuna by ask/tell and also uses the journal file, so it
+keeps its own, in three trial system attributes:
+
+* ``lrkit:host`` and ``lrkit:pid``: who runs the trial;
+* ``lrkit:heartbeat``: a Unix time refreshed every ``interval`` seconds by a thread.
+
+Before asking for a new trial every worker reaps stale RUNNING trials: a trial is stale when
+its process is gone (same host: the pid no longer exists or is a zombie, which catches a
+``kill -9`` at once) or when its heartbeat is older than ``grace_period`` seconds (any host).
+A stale trial is set to FAIL (only one reaper wins that write) and, up to ``max_retries``
+times, its parameters are queued again as a WAITING trial that records ``lrkit:retry_of``,
+so the next ``ask`` runs them again. Every trial ends COMPLETE, PRUNED or FAIL, and every
+FAIL either has its retry or is reported as out of retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from lrkit._optional import require
+
+optuna = require("optuna", "lrkit.tune")
+TrialState = optuna.trial.TrialState
+logger = logging.getLogger(__name__)
+
+HOST = socket.gethostname()
+
+
+def pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists on this machine and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+class Heartbeat:
+    """Context manager: mark a trial as ours and refresh its heartbeat until exit."""
+
+    def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
+        self.storage = storage
+        self.trial_id = trial_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        self.storage.set_trial_system_attr(self.trial_id, "lrkit:host", HOST)
+        self.storage.set_trial_system_attr(self.trial_id, "lrkit:pid", os.getpid())
+        self.storage.set_trial_system_attr(self.trial_id, "lrkit:heartbeat", time.time())
+        self._thread = threading.Thread(target=self._run, name="lrkit-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.storage.set_trial_system_attr(self.trial_id, "lrkit:heartbeat", time.time())
+            except Exception as exc:  # the trial finished or the database blipped
+                logger.debug("heartbeat of trial id %s: %s", self.trial_id, exc)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def stale_reason(trial: Any, grace_period: float, now: float | None = None) -> str | None:
+    """Why a RUNNING lrkit trial is stale, or None when its worker looks alive."""
+    attrs = trial.system_attrs
+    host, pid, beat = attrs.get("lrkit:host"), attrs.get("lrkit:pid"), attrs.get("lrkit:heartbeat")
+    if host is None or beat is None:
+        return None  # not run by lrkit (or just being started): leave it alone
+    if host == HOST and pid is not None:
+        if pid == os.getpid():
+            return None
+        if not pid_alive(int(pid)):
+            return f"worker process {pid} on {host} is gone"
+    age = (time.time() if now is None else now) - float(beat)
+    if age > grace_period:
+        return f"no heartbeat from {host} pid {pid} for {age:.0f} s"
+    return None
+
+
+def reap_stale_trials(study: Any, *, grace_period: float, max_retries: int) -> list[int]:
+    """Fail the stale RUNNING trials of ``study`` and queue their parameters again.
+
+    Returns the numbers of the trials this call failed.
+    """
+    storage = study._storage
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        reason = stale_reason(trial, grace_period)
+        if reason is None:
+            continue
+        try:
+            storage.set_trial_system_attr(trial._trial_id, "lrkit:failed_reason", reason)
+            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker reaped it first
+        reaped.append(trial.number)
+        attempt = int(trial.system_attrs.get("lrkit:attempt", 0)) + 1
+        original = trial.system_attrs.get("lrkit:retry_of", trial.number)
+        if attempt > max_retries:
+            logger.warning("trial %d failed (%s) and is out of retries", trial.number, reason)
+            continue
+        logger.warning("trial %d failed (%s); retrying its parameters", trial.number, reason)
+        study.add_trial(optuna.trial.create_trial(
+            state=TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs={k: v for k, v in trial.user_attrs.items() if not k.startswith("lrkit:")},
+            system_attrs={"lrkit:retry_of": original, "lrkit:retried_trial": trial.number,
+                          "lrkit:attempt": attempt},
+        ))
+    return reaped

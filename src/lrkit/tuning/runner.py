@@ -1,0 +1,213 @@
+"""The worker loop: ask, run the objective with an lrkit :class:`Trial`, tell; until the
+study's trial count or budget is reached, reaping dead workers' trials along the way.
+
+The same loop serves ``lrkit.tune`` in one process, each of ``lrkit tune --workers K``'s
+processes, and ``lrkit worker`` joining from another machine. How far a study has come is
+read from the storage, so all of them share one count and one budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lrkit._optional import require
+from lrkit.tuning.recovery import Heartbeat, reap_stale_trials
+from lrkit.tuning.sampler import is_diverged
+from lrkit.tuning.trial import Trial
+
+optuna = require("optuna", "lrkit.tune")
+TrialState = optuna.trial.TrialState
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one study is run; stored as study user attributes so any worker can join."""
+
+    lr_range: tuple[float, float]
+    n_trials: int | None = None
+    budget: float | None = None
+    total_steps: int | None = None
+    heartbeat_interval: float = 10.0
+    grace_period: float = 60.0
+    max_retries: int = 2
+    timeout: float | None = None
+    poll_interval: float = 1.0
+
+    def to_attrs(self) -> dict[str, Any]:
+        return {"lrkit:lr_range": list(self.lr_range), "lrkit:n_trials": self.n_trials,
+                "lrkit:budget": self.budget, "lrkit:total_steps": self.total_steps,
+                "lrkit:heartbeat_interval": self.heartbeat_interval,
+                "lrkit:grace_period": self.grace_period, "lrkit:max_retries": self.max_retries}
+
+    @classmethod
+    def from_attrs(cls, attrs: dict[str, Any], **overrides: Any) -> Settings:
+        if "lrkit:lr_range" not in attrs:
+            raise ValueError("`study` must have been created by lrkit tune (it has no "
+                             "lrkit:lr_range attribute), but got one without it")
+        kwargs = dict(lr_range=tuple(attrs["lrkit:lr_range"]), n_trials=attrs.get("lrkit:n_trials"),
+                      budget=attrs.get("lrkit:budget"), total_steps=attrs.get("lrkit:total_steps"),
+                      heartbeat_interval=attrs.get("lrkit:heartbeat_interval", 10.0),
+                      grace_period=attrs.get("lrkit:grace_period", 60.0),
+                      max_retries=attrs.get("lrkit:max_retries", 2))
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+
+def trial_steps(trial: Any, total_steps: int | None) -> int:
+    """Updates a trial ran: recorded at its end, else read from its reports."""
+    if "lrkit:steps" in trial.user_attrs:
+        return int(trial.user_attrs["lrkit:steps"])
+    if trial.intermediate_values:
+        return max(trial.intermediate_values) + 1
+    if trial.state == TrialState.COMPLETE and total_steps:
+        return total_steps
+    return 0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a study stands."""
+
+    done: int  # COMPLETE + PRUNED
+    running: int
+    waiting: int
+    failed: int
+    cost: float  # full-run equivalents spent, running trials included
+
+    def finished(self, settings: Settings) -> bool:
+        """No more trials should be started (the ones in flight may still run)."""
+        if settings.n_trials is not None and self.done + self.running >= settings.n_trials:
+            return True
+        return settings.budget is not None and self.cost >= settings.budget - 1e-9
+
+
+def progress_of(trials: list[Any], settings: Settings) -> Progress:
+    counts = {state: 0 for state in TrialState}
+    for t in trials:
+        counts[t.state] += 1
+    cost = 0.0
+    if settings.total_steps:
+        cost = sum(trial_steps(t, settings.total_steps) for t in trials) / settings.total_steps
+    return Progress(done=counts[TrialState.COMPLETE] + counts[TrialState.PRUNED],
+                    running=counts[TrialState.RUNNING], waiting=counts[TrialState.WAITING],
+                    failed=counts[TrialState.FAIL], cost=cost)
+
+
+def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settings, *,
+               checkpoints: list[int] | None = None,
+               on_trial: Callable[[Any], None] | None = None) -> int:
+    """Run trials of ``study`` until its count or budget is reached; return how many ran here.
+
+    A worker leaves only when nothing is left to start and no other worker's trial is still
+    running, so that a trial whose worker dies is always reaped and retried by a survivor.
+    """
+    storage = study._storage
+    heartbeat = not isinstance(storage, optuna.storages.InMemoryStorage)
+    started = time.monotonic()
+    ran = 0
+    while True:
+        if heartbeat:
+            reap_stale_trials(study, grace_period=settings.grace_period,
+                              max_retries=settings.max_retries)
+        trials = study.get_trials(deepcopy=False)
+        state = progress_of(trials, settings)
+        timed_out = settings.timeout is not None and time.monotonic() - started > settings.timeout
+        if timed_out or (state.waiting == 0 and state.finished(settings)):
+            if state.running == 0 or timed_out or not heartbeat:
+                return ran
+            time.sleep(settings.poll_interval)  # another worker is busy; stay to reap it
+            continue
+        budget_steps = None
+        if settings.budget is not None and settings.total_steps:
+            left = settings.budget - state.cost
+            budget_steps = max(1, math.floor(left * settings.total_steps + 1e-6))
+        frozen = run_trial(study, objective, settings, checkpoints=checkpoints or [],
+                           budget_steps=budget_steps, heartbeat=heartbeat)
+        ran += 1
+        if on_trial is not None and frozen is not None:
+            on_trial(frozen)
+
+
+def run_trial(study: Any, objective: Callable[[Trial], float], settings: Settings, *,
+              checkpoints: list[int], budget_steps: int | None, heartbeat: bool) -> Any:
+    """Ask, run and tell one trial; returns the finished FrozenTrial (None if reaped)."""
+    optuna_trial = study.ask()
+    low, high = settings.lr_range
+    optuna_trial.suggest_float("lr", low, high, log=True)
+    trial = Trial(optuna_trial, total_steps=settings.total_steps, checkpoints=checkpoints,
+                  budget_steps=budget_steps)
+    guard = (Heartbeat(study._storage, optuna_trial._trial_id, settings.heartbeat_interval)
+             if heartbeat else None)
+    state, value = TrialState.COMPLETE, None
+    try:
+        if guard is not None:
+            guard.__enter__()
+        try:
+            result = objective(trial)
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except FloatingPointError as exc:
+            trial.mark_diverged(max(trial.steps - 1, 0), math.nan)
+            logger.info("trial %d diverged: %s", trial.number, exc)
+            state = TrialState.PRUNED
+        else:
+            value = float(result.item() if hasattr(result, "item") else result)
+            if not math.isfinite(value):
+                trial.mark_diverged(max(trial.steps - 1, 0), value)
+                state, value = TrialState.PRUNED, None
+    except BaseException:
+        _safe_tell(study, optuna_trial, trial, TrialState.FAIL, None)
+        raise
+    finally:
+        if guard is not None:
+            guard.__exit__(None, None, None)
+    return _safe_tell(study, optuna_trial, trial, state, value)
+
+
+def _safe_tell(study: Any, optuna_trial: Any, trial: Trial, state: Any, value: float | None) -> Any:
+    try:
+        if state != TrialState.FAIL:
+            trial.flush()
+        steps = trial.steps
+        if steps == 0 and state == TrialState.COMPLETE and trial.total_steps:
+            steps = trial.total_steps  # an objective that never reports ran a full run
+        optuna_trial.set_user_attr("lrkit:steps", steps)
+        if state == TrialState.COMPLETE:
+            return study.tell(optuna_trial, value)
+        return study.tell(optuna_trial, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # a reaper judged this worker dead (e.g. its heartbeat stalled) and retried the trial
+        logger.warning("trial %d was already failed by another worker; result dropped",
+                       optuna_trial.number)
+        return None
+
+
+def summarize(trials: list[Any], total_steps: int | None) -> list[dict[str, Any]]:
+    """One dict per trial: number, lr, state, value, steps, note; in trial order."""
+    rows = []
+    for t in sorted(trials, key=lambda t: t.number):
+        state = t.state.name.lower()
+        if t.state == TrialState.PRUNED and is_diverged(t):
+            state = "diverged"
+        value = t.value
+        if value is None and t.intermediate_values:
+            value = t.intermediate_values[max(t.intermediate_values)]
+        note = ""
+        if "lrkit:retry_of" in t.system_attrs:
+            note = f"retry of #{t.system_attrs.get('lrkit:retried_trial', t.system_attrs['lrkit:retry_of'])}"
+        if t.state == TrialState.FAIL and "lrkit:failed_reason" in t.system_attrs:
+            note = t.system_attrs["lrkit:failed_reason"]
+        if t.user_attrs.get("lrkit:stopped") == "budget":
+            note = "stopped: budget"
+        if state == "diverged" and "lrkit:diverged_loss" in t.user_attrs:
+            note = f"loss {t.user_attrs['lrkit:diverged_loss']} at step {t.user_attrs.get('lrkit:diverged_step')}"
+        rows.append({"number": t.number, "lr": t.params.get("lr"), "state": state,
+                     "value": value, "steps": trial_steps(t, total_steps),
+                     "params": {k: v for k, v in t.params.items() if k != "lr"}, "note": note})
+    return rows

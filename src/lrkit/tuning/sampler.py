@@ -1,0 +1,170 @@
+"""An LR-aware Optuna sampler: a pattern search in log-rate that respects the cliff.
+
+Final loss against ``log(lr)`` usually looks like a valley with a cliff on its right: it
+falls slowly as the rate grows, bottoms out, then rises sharply and the run diverges. The
+sampler searches ``x = log10(lr)`` with that shape in mind:
+
+1. the first rate is ``start`` (a range-test suggestion, the optimizer's default rate, or the
+   middle of the range in log space);
+2. from the incumbent ``x*`` (the trial that got furthest, then lowest), it proposes
+   ``x* + s`` (uphill first: a rate past the cliff diverges and is pruned within a few
+   steps, so looking there is cheap) and then ``x* - s``, skipping rates within ``s/2`` of a
+   trial already run or running and anything at or above the lowest diverged rate;
+3. when both neighbours at step ``s`` are known it halves ``s`` (1 decade, 1/2, 1/4, 1/8);
+4. below ``min_step`` it samples around ``x*`` with a Gaussian of width ``min_step``.
+
+Everything is read from the study's trials, so several workers share one search, a resumed
+study continues where it stopped, and PRUNED trials (including divergences recorded with
+their rate) count as evidence. Parameters other than ``lr`` go to ``fallback`` (Optuna's TPE
+by default), e.g. a warmup fraction, a schedule family or weight decay.
+
+>>> import optuna
+>>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+>>> study = optuna.create_study(sampler=LRSampler(start=1e-2))
+>>> f = lambda lr: (math.log10(lr) + 1.4) ** 2 if lr < 0.5 else float("inf")
+>>> study.optimize(lambda t: f(t.suggest_float("lr", 1e-5, 10.0, log=True)), n_trials=12)
+>>> 0.02 < study.best_params["lr"] < 0.08
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lrkit._optional import require
+from lrkit._validation import check_positive
+
+optuna = require("optuna", "lrkit.tune")
+
+TrialState = optuna.trial.TrialState
+
+
+def is_diverged(trial: Any) -> bool:
+    """True when a trial ended by divergence (flagged by lrkit, or a non-finite value)."""
+    if trial.user_attrs.get("lrkit:diverged"):
+        return True
+    if trial.state == TrialState.COMPLETE and trial.value is not None:
+        return not math.isfinite(trial.value)
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        return not math.isfinite(trial.intermediate_values[max(trial.intermediate_values)])
+    return False
+
+
+def incumbent_key(trial: Any) -> tuple[float, float] | None:
+    """Sort key of a trial's standing: furthest first, then lowest value (None: unranked)."""
+    if is_diverged(trial):
+        return None
+    if trial.state == TrialState.COMPLETE and trial.value is not None:
+        return (-math.inf, trial.value)
+    if trial.intermediate_values:
+        last = max(trial.intermediate_values)
+        return (-float(last), trial.intermediate_values[last])
+    return None
+
+
+class LRSampler(optuna.samplers.BaseSampler):
+    """Propose ``lr`` by a cliff-aware pattern search in log space; delegate other parameters.
+
+    Args:
+        start: the first rate; default: the geometric middle of the ``lr`` range.
+        bracket: ``(low, high)`` rates from a range test; sets ``start`` to their geometric
+            mean and the first step to a quarter of their width in decades.
+        initial_step: first pattern step in decades (default 1.0).
+        min_step: smallest pattern step in decades (default 0.125, half a 4-per-decade grid).
+        fallback: the sampler for other parameters (default ``TPESampler(seed=seed)``).
+        seed: seeds the fallback and the final Gaussian phase.
+    """
+
+    def __init__(self, *, start: float | None = None,
+                 bracket: Sequence[float] | None = None, initial_step: float = 1.0,
+                 min_step: float = 0.125, fallback: Any = None, seed: int | None = None) -> None:
+        self.start = None if start is None else check_positive("start", start)
+        self.initial_step = check_positive("initial_step", initial_step)
+        self.min_step = check_positive("min_step", min_step)
+        if bracket is not None:
+            if len(bracket) != 2:
+                raise ValueError(f"`bracket` must be a pair (low, high), but got bracket={bracket!r}")
+            low, high = (check_positive("bracket", b) for b in bracket)
+            if not low < high:
+                raise ValueError(f"`bracket` must satisfy low < high, but got bracket={bracket!r}")
+            if self.start is None:
+                self.start = math.sqrt(low * high)
+            width = math.log10(high / low)
+            self.initial_step = max(self.min_step, width / 4)
+        self.bracket = None if bracket is None else (float(bracket[0]), float(bracket[1]))
+        self._fallback = fallback if fallback is not None else optuna.samplers.TPESampler(seed=seed)
+        self._rng = np.random.default_rng(seed)
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+        return {}
+
+    def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(self, study: Any, trial: Any, param_name: str,
+                           param_distribution: Any) -> Any:
+        dist = param_distribution
+        if (param_name == "lr" and isinstance(dist, optuna.distributions.FloatDistribution)
+                and dist.log and dist.step is None):
+            return self.propose(study.get_trials(deepcopy=False), trial.number, dist.low, dist.high)
+        return self._fallback.sample_independent(study, trial, param_name, dist)
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        self._fallback.before_trial(study, trial)
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        self._fallback.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self._fallback.reseed_rng()
+        self._rng = np.random.default_rng()
+
+    def propose(self, trials: Sequence[Any], number: int, low: float, high: float) -> float:
+        """The next rate given the study's trials (``number`` is the trial being sampled)."""
+        lo, hi = math.log10(low), math.log10(high)
+        seen: list[float] = []
+        diverged: list[float] = []
+        best_key: tuple[float, float] | None = None
+        best_x: float | None = None
+        for t in trials:
+            if t.number == number or "lr" not in t.params or t.state == TrialState.FAIL:
+                continue
+            x = math.log10(t.params["lr"])
+            seen.append(x)
+            if is_diverged(t):
+                diverged.append(x)
+                continue
+            if t.state == TrialState.RUNNING:
+                continue
+            key = incumbent_key(t)
+            if key is not None and (best_key is None or key < best_key):
+                best_key, best_x = key, x
+        cliff = min(diverged) if diverged else math.inf
+        if not seen:
+            start = math.log10(self.start) if self.start is not None else (lo + hi) / 2
+            return 10 ** min(max(start, lo), hi)
+        if best_x is None:
+            # nothing finished without diverging yet: step down from the lowest rate tried
+            best_x = min(seen) - self.initial_step if min(diverged or [math.inf]) <= min(seen) \
+                else min(seen)
+            if best_x < lo:
+                best_x = lo
+            if not any(abs(x - best_x) < self.min_step / 2 for x in seen):
+                return 10 ** best_x
+        step = self.initial_step
+        while step >= self.min_step - 1e-12:
+            for candidate in (best_x + step, best_x - step):
+                candidate = min(max(candidate, lo), hi)
+                if candidate >= cliff - self.min_step / 2:
+                    continue
+                if any(abs(x - candidate) < step / 2 - 1e-9 for x in seen):
+                    continue
+                return 10 ** candidate
+            step /= 2
+        upper = min(hi, cliff - self.min_step / 2)
+        x = float(self._rng.normal(best_x, self.min_step))
+        return 10 ** min(max(x, lo), max(lo, upper))
