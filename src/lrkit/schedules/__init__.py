@@ -19,7 +19,6 @@ True
 
 from lrkit.schedules.base import Schedule
 from lrkit.schedules.compose import join, warmup
-from lrkit.schedules.periodic import cosine_restarts, cyclic, one_cycle
 from lrkit.schedules.decay import (
     constant,
     cosine,
@@ -31,12 +30,15 @@ from lrkit.schedules.decay import (
     step,
 )
 from lrkit.schedules.parsing import from_dict, parse
+from lrkit.schedules.periodic import cosine_restarts, cyclic, one_cycle
+from lrkit.schedules.plateau import ReduceOnPlateau
 from lrkit.schedules.registry import FACTORIES, Family, families
 from lrkit.schedules.warmup_decay import inverse_sqrt, wsd
 
 __all__ = [
     "FACTORIES",
     "Family",
+    "ReduceOnPlateau",
     "Schedule",
     "constant",
     "cosine",
