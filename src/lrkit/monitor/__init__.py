@@ -1,0 +1,35 @@
+"""Watch training: :class:`Monitor` says whether the rate is ok, too high, too low, on a
+plateau or has diverged, with the evidence and a recommended factor for the rate.
+
+Framework-agnostic (plain Python and numpy); :class:`lrkit.torch.Guard` drives it in a
+PyTorch loop and recovers from divergence.
+
+>>> from lrkit import Monitor
+>>> monitor = Monitor()
+>>> monitor.update(float("inf")).cause
+'non_finite_loss'
+"""
+
+from lrkit.monitor.detector import Monitor
+from lrkit.monitor.verdict import (
+    DIVERGED,
+    OK,
+    PLATEAU,
+    STATUSES,
+    TOO_HIGH,
+    TOO_LOW,
+    Evidence,
+    Verdict,
+)
+
+__all__ = [
+    "DIVERGED",
+    "OK",
+    "PLATEAU",
+    "STATUSES",
+    "TOO_HIGH",
+    "TOO_LOW",
+    "Evidence",
+    "Monitor",
+    "Verdict",
+]

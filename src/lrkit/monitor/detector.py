@@ -1,0 +1,374 @@
+"""The streaming detector: one cheap ``update`` per training step, a verdict with evidence.
+
+Every step the monitor checks, in O(1) time:
+
+* non-finite loss, gradient norm or update norm -> ``diverged``;
+* a blow-up: ``loss > level + max(blowup_z * noise, blowup * progress, 5% of |level|)``,
+  where ``level`` is the median loss of the window, ``noise`` the robust step-to-step scale
+  ``1.4826 * MAD(diff(loss)) / sqrt(2)`` (insensitive to the downward trend) and
+  ``progress`` how far the level has come down from the first losses. The test is
+  relative to the recent level and to its robust scale, never "k times the best loss",
+  so it is right for negative losses too.
+
+Every ``check_every`` steps it refreshes the window statistics (medians of the two
+halves, the trend's z-score ``z = (median_1st_half - median_2nd_half) / se``) and decides:
+
+* ``diverged``: the loss lost more than ``blowup`` of the progress made (it went back up);
+* ``too_high``: the loss rises significantly (``z < -z_significant``), or spikes often
+  (more than ``max_spike_fraction`` of the window above ``level + spike_z * noise``), or
+  oscillates (lag-1 autocorrelation of the detrended loss below ``-0.5``), or the
+  gradient norm grows by more than ``grad_growth`` -- each without real progress;
+* ``too_low``: steady significant decrease (``z > z_significant``) with no deceleration:
+  the slope over the window is still at least ``slow_ratio`` of the average slope since
+  the start, the signature of a rate that crawls;
+* ``plateau``: no significant progress over a full window while the rate is held
+  (not decaying) -- the situation ``ReduceLROnPlateau`` reacts to;
+* otherwise ``ok``.
+
+Memory is the window (three ring buffers of ``window`` floats), whatever the run length.
+
+>>> monitor = Monitor(window=20, warmup=10)
+>>> verdicts = [monitor.update(1.0 / (1 + 0.5 * t)) for t in range(40)]
+>>> verdicts[-1].status
+'ok'
+>>> monitor.update(float("nan")).status
+'diverged'
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from lrkit._validation import check_int, check_positive, check_range
+from lrkit.monitor.verdict import (
+    DIVERGED,
+    OK,
+    PLATEAU,
+    TOO_HIGH,
+    TOO_LOW,
+    Evidence,
+    Verdict,
+)
+
+_MAD_TO_SIGMA = 1.4826
+_MEDIAN_SE = 1.2533  # standard error of a median of k normal draws is 1.2533 * sigma / sqrt(k)
+_START_POINTS = 5
+_MIN_POINTS = 5
+
+
+class Monitor:
+    """A framework-agnostic streaming detector of a learning rate that is wrong.
+
+    Feed it once per optimizer step; it returns a :class:`~lrkit.monitor.Verdict`.
+
+    Args:
+        window: steps kept for the robust statistics (the only memory it uses).
+        warmup: steps before trend verdicts (too_high / too_low / plateau) are given;
+            non-finite values and blow-ups are caught from the start.
+        check_every: refresh the window statistics every this many steps; between
+            refreshes the last trend verdict stands (its ``step`` says when it was made).
+        blowup: a loss that climbs back more than this fraction of the progress made is
+            a divergence.
+        blowup_z: ... or that jumps more than this many robust noise scales above the level.
+        z_significant: z-score of the trend (half-window medians) taken as significant.
+        spike_z: a spike is a loss this many noise scales above the level.
+        max_spike_fraction: more spikes than this fraction of the window is too_high.
+        grad_growth: gradient-norm growth (median 2nd half / 1st half) that is too_high.
+        slow_ratio: recent slope / average slope since the start at or above which a
+            steady decrease counts as too_low.
+        backoff, too_high_factor, too_low_factor, plateau_factor: the recommended rate
+            factor of each verdict (``backoff`` for diverged).
+
+    >>> m = Monitor()
+    >>> m.update(2.3, grad_norm=1.0, lr=1e-3).status
+    'ok'
+    """
+
+    def __init__(
+        self,
+        *,
+        window: int = 60,
+        warmup: int = 30,
+        check_every: int = 10,
+        blowup: float = 0.5,
+        blowup_z: float = 25.0,
+        z_significant: float = 3.0,
+        spike_z: float = 8.0,
+        max_spike_fraction: float = 0.05,
+        grad_growth: float = 4.0,
+        slow_ratio: float = 0.5,
+        backoff: float = 0.5,
+        too_high_factor: float = 0.5,
+        too_low_factor: float = 3.0,
+        plateau_factor: float = 0.5,
+    ) -> None:
+        self.window = check_int("window", window, minimum=8)
+        self.warmup = check_int("warmup", warmup, minimum=0)
+        self.check_every = check_int("check_every", check_every, minimum=1)
+        self.blowup = check_positive("blowup", blowup)
+        self.blowup_z = check_positive("blowup_z", blowup_z)
+        self.z_significant = check_positive("z_significant", z_significant)
+        self.spike_z = check_positive("spike_z", spike_z)
+        self.max_spike_fraction = check_range("max_spike_fraction", max_spike_fraction, 0.0, 1.0)
+        self.grad_growth = check_range("grad_growth", grad_growth, 1.0, math.inf, low_open=True,
+                                       high_open=True)
+        self.slow_ratio = check_positive("slow_ratio", slow_ratio)
+        self.backoff = check_range("backoff", backoff, 0.0, 1.0, low_open=True, high_open=True)
+        self.too_high_factor = check_range("too_high_factor", too_high_factor, 0.0, 1.0,
+                                           low_open=True, high_open=True)
+        self.too_low_factor = check_range("too_low_factor", too_low_factor, 1.0, math.inf,
+                                          low_open=True, high_open=True)
+        self.plateau_factor = check_positive("plateau_factor", plateau_factor)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget everything seen so far."""
+        self._step = 0
+        self._losses: deque[float] = deque(maxlen=self.window)
+        self._grads: deque[float] = deque(maxlen=self.window)
+        self._lrs: deque[float] = deque(maxlen=self.window)
+        self._first: list[float] = []
+        self._start = math.nan
+        self._best = math.inf
+        self._lr_max = 0.0
+        self._lr_sum = 0.0
+        self._level = math.nan
+        self._noise = math.nan
+        self._blowup_at = math.inf
+        self._blowup_margin = math.inf
+        self._trend = Verdict(OK, 0)
+
+    @property
+    def step(self) -> int:
+        """How many updates the monitor has seen."""
+        return self._step
+
+    @property
+    def level(self) -> float:
+        """The median loss of the window at the last refresh (nan before the first)."""
+        return self._level
+
+    @property
+    def noise(self) -> float:
+        """The robust step-to-step noise scale of the loss at the last refresh."""
+        return self._noise
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume (the window included): a few kilobytes."""
+        return {
+            "step": self._step,
+            "losses": list(self._losses),
+            "grads": list(self._grads),
+            "lrs": list(self._lrs),
+            "first": list(self._first),
+            "start": self._start,
+            "best": self._best,
+            "lr_max": self._lr_max,
+            "lr_sum": self._lr_sum,
+            "level": self._level,
+            "noise": self._noise,
+            "blowup_at": self._blowup_at,
+            "blowup_margin": self._blowup_margin,
+            "trend": self._trend,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`state_dict` returned."""
+        self._step = int(state["step"])
+        self._losses = deque(state["losses"], maxlen=self.window)
+        self._grads = deque(state["grads"], maxlen=self.window)
+        self._lrs = deque(state["lrs"], maxlen=self.window)
+        self._first = list(state["first"])
+        self._start = float(state["start"])
+        self._best = float(state["best"])
+        self._lr_max = float(state["lr_max"])
+        self._lr_sum = float(state["lr_sum"])
+        self._level = float(state["level"])
+        self._noise = float(state["noise"])
+        self._blowup_at = float(state["blowup_at"])
+        self._blowup_margin = float(state["blowup_margin"])
+        self._trend = state["trend"]
+
+    # ------------------------------------------------------------------ per step
+    def update(
+        self,
+        loss: float,
+        *,
+        grad_norm: float | None = None,
+        update_norm: float | None = None,
+        lr: float | None = None,
+    ) -> Verdict:
+        """Record one step and return the verdict.
+
+        ``loss`` is the training loss of the step (anything ``float()`` accepts, e.g. a
+        0-d tensor); ``grad_norm``, ``update_norm`` and ``lr`` are optional and sharpen the
+        diagnosis. A diverged step is not added to the window, so the statistics stay
+        those of the healthy run (what a rollback returns to).
+        """
+        step = self._step
+        self._step = step + 1
+        x = float(loss)
+        if not math.isfinite(x):
+            return self._diverged(step, "non_finite_loss", x, f"the loss is {x}")
+        if grad_norm is not None:
+            g = float(grad_norm)
+            if not math.isfinite(g):
+                return self._diverged(step, "non_finite_grad", g, f"the gradient norm is {g}")
+        else:
+            g = math.nan
+        if update_norm is not None:
+            u = float(update_norm)
+            if not math.isfinite(u):
+                return self._diverged(step, "non_finite_update", u, f"the update norm is {u}")
+        if x > self._blowup_at:
+            return Verdict(DIVERGED, step, self.backoff, (Evidence(
+                "blow_up", x, self._blowup_at, len(self._losses),
+                f"the loss {x:.4g} jumped above {self._blowup_at:.4g} (recent median "
+                f"{self._level:.4g} + {self._blowup_margin:.4g})",
+            ),))
+        self._losses.append(x)
+        if grad_norm is not None:
+            self._grads.append(g)
+        if lr is not None:
+            lr = float(lr)
+            self._lrs.append(lr)
+            self._lr_sum += lr
+            if lr > self._lr_max:
+                self._lr_max = lr
+        if len(self._first) < _START_POINTS:
+            self._first.append(x)
+            if len(self._first) == _START_POINTS:
+                self._start = float(np.median(self._first))
+        n = len(self._losses)
+        if n >= _MIN_POINTS and (n < 2 * _MIN_POINTS or step % self.check_every == 0):
+            self._trend = self._refresh(step)
+        return self._trend
+
+    def _diverged(self, step: int, check: str, value: float, detail: str) -> Verdict:
+        return Verdict(DIVERGED, step, self.backoff,
+                       (Evidence(check, value, math.inf, 1, detail),))
+
+    # ------------------------------------------------------------------ window statistics
+    def _refresh(self, step: int) -> Verdict:
+        a = np.fromiter(self._losses, dtype=float, count=len(self._losses))
+        n = a.size
+        level = float(np.median(a))
+        d = np.diff(a)
+        noise = _MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
+        start = self._start if math.isfinite(self._start) else float(a[0])
+        magnitude = max(abs(level), abs(start))
+        noise = max(noise, 1e-9 * (1.0 + magnitude))
+        self._level, self._noise = level, noise
+        best_before = self._best
+        if level < self._best:
+            self._best = level
+        progress = max(start - self._best, 0.0)
+        margin = max(self.blowup_z * noise, self.blowup * progress, 0.05 * magnitude)
+        self._blowup_margin = margin
+        self._blowup_at = level + margin
+        if step < self.warmup or n < max(_MIN_POINTS * 2, self.window // 2):
+            return Verdict(OK, step)
+
+        h = n // 2
+        m1 = float(np.median(a[:h]))
+        m2 = float(np.median(a[n - h:]))
+        se = _MEDIAN_SE * noise * math.sqrt(2.0 / h)
+        z = (m1 - m2) / se
+
+        # diverged: the loss went back up by more than `blowup` of the progress made
+        regress_margin = max(self.blowup * progress, self.blowup_z * noise, 0.05 * magnitude)
+        regress = m2 - self._best
+        if regress > regress_margin:
+            return Verdict(DIVERGED, step, self.backoff, (Evidence(
+                "loss_regressed", regress, regress_margin, n,
+                f"the recent median loss {m2:.4g} is {regress:.4g} above the best level "
+                f"{self._best:.4g} (threshold {regress_margin:.4g})",
+            ),))
+
+        progressing = z >= self.z_significant
+        evidence = []
+        if z < -self.z_significant:
+            evidence.append(Evidence(
+                "loss_rising", -z, self.z_significant, n,
+                f"the loss rose from median {m1:.4g} to {m2:.4g} (z={-z:.3g} > "
+                f"{self.z_significant:g})",
+            ))
+        if not progressing:
+            spikes = float(np.count_nonzero(a > level + self.spike_z * noise)) / n
+            if spikes > self.max_spike_fraction:
+                evidence.append(Evidence(
+                    "spikes", spikes, self.max_spike_fraction, n,
+                    f"{spikes:.0%} of the last {n} losses spiked more than {self.spike_z:g} "
+                    f"noise scales above the median {level:.4g}",
+                ))
+            if len(self._grads) >= max(_MIN_POINTS * 2, self.window // 2):
+                g = np.fromiter(self._grads, dtype=float, count=len(self._grads))
+                gh = g.size // 2
+                g1 = float(np.median(g[:gh]))
+                g2 = float(np.median(g[g.size - gh:]))
+                growth = g2 / g1 if g1 > 0 else math.inf
+                if growth > self.grad_growth:
+                    evidence.append(Evidence(
+                        "grad_growth", growth, self.grad_growth, g.size,
+                        f"the gradient norm grew {growth:.3g}x over the last {g.size} steps",
+                    ))
+            t = np.arange(n, dtype=float)
+            t -= t.mean()
+            resid = a - a.mean() - t * (float(np.dot(t, a)) / float(np.dot(t, t)))
+            denom = float(np.dot(resid, resid))
+            if denom > 0:
+                rho = float(np.dot(resid[1:], resid[:-1])) / denom
+                if rho < -0.5:
+                    evidence.append(Evidence(
+                        "oscillation", rho, -0.5, n,
+                        f"the loss alternates up and down (lag-1 autocorrelation {rho:.2f})",
+                    ))
+        if evidence:
+            return Verdict(TOO_HIGH, step, self.too_high_factor, tuple(evidence))
+
+        if n == self.window and step >= 2 * self.window:
+            if progressing and m2 <= best_before and self._rate_not_annealed():
+                recent_slope, average_slope = self._slopes(m1, m2, start, n, h, step)
+                ratio = recent_slope / average_slope if average_slope > 0 else math.inf
+                if ratio >= self.slow_ratio:
+                    return Verdict(TOO_LOW, step, self.too_low_factor, (Evidence(
+                        "slow_steady_progress", ratio, self.slow_ratio, n,
+                        f"the loss still falls at {ratio:.2f}x its average pace since the start "
+                        f"(no deceleration; z={z:.3g}): the rate is holding training back",
+                    ),))
+            elif self._rate_held():
+                return Verdict(PLATEAU, step, self.plateau_factor, (Evidence(
+                    "flat", z, self.z_significant, n,
+                    f"no significant progress over {n} steps (median {m1:.4g} -> {m2:.4g}, "
+                    f"z={z:.3g} < {self.z_significant:g}) at a constant rate",
+                ),))
+        return Verdict(OK, step)
+
+    def _slopes(self, m1: float, m2: float, start: float, n: int, h: int,
+                step: int) -> tuple[float, float]:
+        """Loss decrease per step over the window and on average since the start; per
+        unit of rate when the rates are known, so a decaying schedule does not read as
+        deceleration."""
+        if len(self._lrs) == n and self._lr_sum > 0:
+            window_lr = float(sum(self._lrs))
+            recent = (m1 - m2) / max(window_lr * (n - h) / n, 1e-300)
+            elapsed = self._lr_sum - window_lr * (h / 2) / n
+            return recent, (start - m2) / max(elapsed, 1e-300)
+        return (m1 - m2) / (n - h), (start - m2) / max(step - _START_POINTS // 2, 1)
+
+    def _rate_not_annealed(self) -> bool:
+        """False once a schedule has brought the rate far below its peak: crawling is then
+        what annealing is for, not a sign of a rate that is too low."""
+        return not self._lrs or self._lrs[-1] >= 0.3 * self._lr_max
+
+    def _rate_held(self) -> bool:
+        """True unless the rates seen show a decay (a schedule annealing the rate)."""
+        if len(self._lrs) < 2:
+            return True
+        first, last = self._lrs[0], self._lrs[-1]
+        return last >= 0.9 * first and last >= 0.2 * self._lr_max
