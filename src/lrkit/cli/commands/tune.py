@@ -1,0 +1,176 @@
+"""``lrkit tune``: search the learning rate of a problem with Optuna, in K local processes."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from typing import Any
+
+from lrkit.cli._common import (
+    add_json_argument,
+    add_output_argument,
+    add_problem_argument,
+    format_table,
+    output_path,
+    print_json,
+    show_progress,
+)
+
+ORDER = 20
+
+EPILOG = """\
+examples:
+  lrkit tune --problem digits-mlp --n-trials 20
+  lrkit tune --problem digits-mlp --budget 4 --workers 2      # 4 full-run equivalents
+  lrkit tune --problem char-lm --n-trials 40 --storage postgresql+psycopg2://user@db/lrkit \\
+      --study char-lm-1 --workers 4      # then on other machines: lrkit worker --storage ... --study char-lm-1
+Re-running the same command resumes the study. The default storage is a journal file in
+the current directory (no server, safe for many processes on one machine)."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tune",
+        help="search the learning rate with Optuna (LR-aware sampler, divergence-aware pruner)",
+        description="Search the learning rate of a problem with Optuna. Trials are pruned at "
+        "once when they diverge (recorded as PRUNED with their rate) and raced by successive "
+        "halving otherwise; a killed worker's trial is failed and retried.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_problem_argument(parser)
+    add_tune_arguments(parser)
+    add_json_argument(parser)
+    add_output_argument(parser, "tune.png")
+    parser.set_defaults(func=run)
+
+
+def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n-trials", type=int, default=None, metavar="N",
+                        help="finished trials to run (default 20 unless --budget is given)")
+    parser.add_argument("--budget", type=float, default=None, metavar="RUNS",
+                        help="stop after this many full-run equivalents of compute")
+    parser.add_argument("--storage", default=None, metavar="PATH|URL",
+                        help="journal file path or SQLAlchemy URL (default: lrkit-tune.journal)")
+    parser.add_argument("--study", default=None, metavar="NAME",
+                        help="study name (default: tune-PROBLEM-seedS); same name resumes")
+    parser.add_argument("--workers", type=int, default=1, metavar="K",
+                        help="local worker processes (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="model init and data order (default 0)")
+    parser.add_argument("--steps", type=int, default=None, help="steps of one run (default: the problem's)")
+    parser.add_argument("--schedule", default=None, metavar="SPEC",
+                        help="schedule text (default: 5%% linear warmup then cosine to 0)")
+    parser.add_argument("--lr-range", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                        help="rates searched, as values (default: the problem's default rate "
+                        "/1000 to x1000)")
+    parser.add_argument("--sampler", default="lrkit", choices=["lrkit", "tpe", "random"])
+    parser.add_argument("--pruner", default="lrkit", choices=["lrkit", "median", "none"])
+    parser.add_argument("--heartbeat", type=float, default=10.0, metavar="SECONDS",
+                        help="heartbeat interval of running trials (default 10)")
+    parser.add_argument("--grace", type=float, default=60.0, metavar="SECONDS",
+                        help="a trial without heartbeat this long is failed and retried (default 60)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lrkit._validation import check_int, check_positive
+    from lrkit.tuning.problem_study import create_problem_study, run_problem_worker
+    from lrkit.tuning.storage import DEFAULT_STORAGE, describe, open_storage
+
+    workers = check_int("workers", args.workers, minimum=1)
+    n_trials = None if args.n_trials is None else check_int("n_trials", args.n_trials, minimum=1)
+    budget = None if args.budget is None else check_positive("budget", args.budget)
+    if n_trials is None and budget is None:
+        n_trials = 20
+    steps = None if args.steps is None else check_int("steps", args.steps, minimum=1)
+    storage_spec = args.storage or DEFAULT_STORAGE
+    if storage_spec == ":memory:" and workers > 1:
+        raise ValueError("`storage` must be a file or database to share a study between "
+                         f"workers, but got storage=':memory:' with workers={workers}")
+    study_name = args.study or f"tune-{_slug(args.problem)}-seed{args.seed}"
+    storage = open_storage(storage_spec)
+    study = create_problem_study(
+        storage, study_name, problem=args.problem, n_trials=n_trials, budget=budget,
+        seed=args.seed, steps=steps, schedule=args.schedule,
+        lr_range=tuple(args.lr_range) if args.lr_range else None, sampler=args.sampler,
+        pruner=args.pruner, heartbeat_interval=check_positive("heartbeat", args.heartbeat),
+        grace_period=check_positive("grace", args.grace), max_retries=2)
+    progress = show_progress(args)
+    if workers == 1:
+        from lrkit._progress import progress_bar
+
+        with progress_bar(n_trials, f"tune {study_name}", progress) as bar:
+            study, _ = run_problem_worker(storage, study_name, on_trial=lambda t: bar.update(1))
+    else:
+        _run_local_workers(storage_spec, study_name, workers, study, progress, args.verbose)
+    return report(study, args, describe(storage_spec))
+
+
+def _run_local_workers(storage_spec: str, study_name: str, workers: int, study: Any,
+                       progress: bool, verbose: bool) -> None:
+    from lrkit._progress import progress_bar
+    from lrkit.tuning.runner import Settings, progress_of
+
+    command = [sys.executable, "-m", "lrkit.cli.main"] + (["-v"] if verbose else []) + [
+        "worker", "--storage", storage_spec, "--study", study_name, "--quiet"]
+    procs = [subprocess.Popen(command) for _ in range(workers)]
+    settings = Settings.from_attrs(study.user_attrs)
+    try:
+        with progress_bar(settings.n_trials, f"tune {study_name} x{workers}", progress) as bar:
+            shown = 0
+            while any(p.poll() is None for p in procs):
+                time.sleep(1.0)
+                done = progress_of(study.get_trials(deepcopy=False), settings).done
+                bar.update(max(0, done - shown))
+                shown = max(shown, done)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        raise
+    finally:
+        for p in procs:
+            p.wait()
+    bad = [p.returncode for p in procs if p.returncode != 0]
+    if bad:
+        print(f"lrkit tune: {len(bad)} of {workers} workers exited with status {bad}; the study "
+              f"keeps their finished trials", file=sys.stderr)
+
+
+def _slug(spec: str) -> str:
+    name = spec.rsplit(":", 1)[1] if ".py:" in spec else spec
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+
+
+def report(study: Any, args: argparse.Namespace, storage_text: str) -> int:
+    """Print the table (or JSON) and write the plot; shared with ``lrkit worker``."""
+    from lrkit.tuning.api import result_of
+
+    result = result_of(study)
+    path = output_path(getattr(args, "out", None))
+    if path is not None and result.trials:
+        from lrkit._optional import pyplot
+        from lrkit.tuning.plot import plot_trials
+
+        plt = pyplot()
+        ax = plot_trials(result, title=f"lrkit tune {study.user_attrs.get('lrkit:problem', '')}"
+                         f" ({study.study_name})")
+        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(ax.figure)
+    if getattr(args, "json", False):
+        print_json(dict(result.summary(), storage=storage_text, trials=result.trials,
+                        plot=str(path) if path else None))
+        return 0
+    rows = [[r["number"], r["lr"], r["state"], r["value"], r["steps"], r["note"]]
+            for r in result.trials]
+    print(format_table(["trial", "lr", "state", "value", "steps", "note"], rows))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items()))
+    cost = f", {result.cost:.2f} full-run equivalents" if result.cost is not None else ""
+    print(f"\nstudy {study.study_name} in {storage_text}: {counts}{cost}")
+    if result.best_lr is None:
+        print("no trial finished without diverging; widen --lr-range downwards")
+    else:
+        print(f"best lr = {result.best_lr:.4g}  (final loss {result.best_value:.4g})")
+    if path is not None and result.trials:
+        print(f"plot: {path}")
+    return 0

@@ -1,0 +1,63 @@
+"""The objective behind ``lrkit tune --problem NAME``: one canonical training run of a
+built-in (or user) problem that reports its training loss to the trial after every update.
+
+It is :func:`lrkit.problems.train` step for step (same model, optimizer, batch order,
+schedule ``lr_group(t) = base_lr_group * schedule(t)`` and held-out evaluation), so the
+final value of a trial equals ``problems.train(problem, trial.lr, seed=seed).held_out``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from lrkit._validation import check_int
+
+
+def problem_objective(problem: Any, *, seed: int = 0, schedule: Any = None,
+                      steps: int | None = None) -> Callable[[Any], float]:
+    """An objective ``trial -> held-out loss`` training ``problem`` at ``trial.lr``.
+
+    Every trial uses the same ``seed`` (model initialisation and data order), so rates are
+    compared on common random numbers and the differences are the rate's, not the seed's.
+
+    >>> from lrkit.tuning import tune
+    >>> objective = problem_objective("quadratic", steps=40)
+    >>> result = tune(objective, n_trials=6, total_steps=40, lr_range=(1e-4, 1.0), start=1e-2)
+    >>> result.best_value < 1.0
+    True
+    """
+    from lrkit.problems.train import resolve_problem, resolve_schedule
+
+    problem = resolve_problem(problem)
+    seed = check_int("seed", seed, minimum=0)
+    steps = problem.steps if steps is None else check_int("steps", steps, minimum=1)
+    shape = resolve_schedule(schedule, steps)
+
+    def objective(trial: Any) -> float:
+        import torch
+
+        from lrkit.problems.train import _scalar_loss
+        from lrkit.torch.groups import read_base_lrs, scale_lrs
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = problem.make_model(seed)
+            model.train()
+            optimizer = problem.make_optimizer(model.parameters(), trial.lr)
+            base_lrs = read_base_lrs(optimizer)
+            batches = problem.batches(seed)
+            for step in range(steps):
+                scale_lrs(optimizer, base_lrs, float(shape(step)))
+                optimizer.zero_grad(set_to_none=True)
+                loss = _scalar_loss(problem.loss_fn(model, next(batches)))
+                trial.report(step, float(loss.detach()))  # raises when pruned or diverged
+                loss.backward()
+                optimizer.step()
+            held_out = float(problem.evaluate(model))
+        return held_out if math.isfinite(held_out) else math.inf
+
+    objective.problem = problem  # type: ignore[attr-defined]
+    objective.steps = steps  # type: ignore[attr-defined]
+    return objective

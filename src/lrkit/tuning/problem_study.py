@@ -1,0 +1,96 @@
+"""Studies that tune a problem: created once by ``lrkit tune``, joined by ``lrkit worker``.
+
+Everything a worker needs is stored in the study's user attributes (problem, seed, steps,
+schedule, sampler, pruner, rate range, trial count, budget), so
+``lrkit worker --storage URL --study NAME`` on any machine runs exactly the same trials.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lrkit._optional import require
+
+
+def problem_spec(spec: str) -> str:
+    """A problem spec that other processes can resolve: file paths made absolute."""
+    if ":" in spec and spec.rsplit(":", 1)[0].endswith(".py"):
+        path, func = spec.rsplit(":", 1)
+        return f"{Path(path).resolve()}:{func}"
+    return spec
+
+
+def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trials: int | None,
+                         budget: float | None, seed: int, steps: int | None,
+                         schedule: str | None, lr_range: tuple[float, float] | None,
+                         sampler: str, pruner: str, heartbeat_interval: float,
+                         grace_period: float, max_retries: int) -> Any:
+    """Create (or load, to resume) the study and record how its trials are run."""
+    from lrkit.problems import get
+    from lrkit.tuning.api import check_lr_range, make_pruner, make_sampler
+    from lrkit.tuning.runner import Settings
+    from lrkit.tuning.storage import create_or_load_study
+
+    optuna = require("optuna", "lrkit tune")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = problem_spec(problem)
+    prob = get(spec)
+    steps = prob.steps if steps is None else steps
+    if lr_range is None:
+        lr_range = (prob.default_lr * 1e-3, prob.default_lr * 1e3)
+    lr_range = check_lr_range(lr_range)
+    make_sampler(sampler)
+    make_pruner(pruner)
+    study = create_or_load_study(storage, study_name)
+    old = study.user_attrs.get("lrkit:problem")
+    if old is not None and old != spec:
+        raise ValueError(f"`study` {study_name!r} tunes problem {old!r}; use another --study "
+                         f"for problem={spec!r}")
+    settings = Settings(lr_range=lr_range, n_trials=n_trials, budget=budget, total_steps=steps,
+                        heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                        max_retries=max_retries)
+    attrs = dict(settings.to_attrs(), **{
+        "lrkit:problem": spec, "lrkit:seed": seed, "lrkit:schedule": schedule,
+        "lrkit:sampler": sampler, "lrkit:pruner": pruner, "lrkit:start": prob.default_lr})
+    for key, value in attrs.items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+    return study
+
+
+def run_problem_worker(storage: Any, study_name: str, *, on_trial: Any = None,
+                       worker_seed: int | None = None) -> tuple[Any, int]:
+    """Join the study and run its trials until it is done; returns (study, trials run here)."""
+    from lrkit.tuning.api import make_pruner, make_sampler
+    from lrkit.tuning.objective import problem_objective
+    from lrkit.tuning.pruner import DivergencePruner
+    from lrkit.tuning.runner import Settings, run_worker
+
+    optuna = require("optuna", "lrkit worker")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        probe = optuna.load_study(storage=storage, study_name=study_name)
+    except KeyError:
+        raise ValueError(f"`study` must exist in the storage (create it with 'lrkit tune'), "
+                         f"but got study={study_name!r}") from None
+    attrs = probe.user_attrs
+    if "lrkit:problem" not in attrs:
+        raise ValueError(f"`study` must have been created by 'lrkit tune --problem', but got "
+                         f"study={study_name!r} without an lrkit:problem attribute")
+    settings = Settings.from_attrs(attrs)
+    seed = worker_seed if worker_seed is not None else (int(attrs.get("lrkit:seed", 0)) * 100003
+                                                        + os.getpid())
+    sampler = make_sampler(attrs.get("lrkit:sampler", "lrkit"), seed=seed,
+                           start=attrs.get("lrkit:start"))
+    pruner = make_pruner(attrs.get("lrkit:pruner", "lrkit"), total_steps=settings.total_steps)
+    study = optuna.load_study(storage=storage, study_name=study_name, sampler=sampler,
+                              pruner=pruner)
+    objective = problem_objective(attrs["lrkit:problem"], seed=int(attrs.get("lrkit:seed", 0)),
+                                  schedule=attrs.get("lrkit:schedule"),
+                                  steps=settings.total_steps)
+    checkpoints = (pruner.rung_steps(settings.total_steps)
+                   if isinstance(pruner, DivergencePruner) else [])
+    ran = run_worker(study, objective, settings, checkpoints=checkpoints, on_trial=on_trial)
+    return study, ran
