@@ -119,7 +119,7 @@ class Step(Schedule):
 
 
 def step(every: int, gamma: float) -> Schedule:
-    """Multiply by ``gamma`` every ``every`` steps: ``s(t) = gamma ** floor(t / every)``.
+    """Multiply by ``gamma`` once per ``every`` steps: ``s(t) = gamma ** floor(t / every)``.
 
     Same as ``torch.optim.lr_scheduler.StepLR(step_size=every, gamma=gamma)``. No horizon.
 
