@@ -71,6 +71,8 @@ def longest_valley(smoothed: np.ndarray) -> tuple[int, int]:
         if higher.any():
             length[i] = 1 + int(length[:i][higher].max())
     end = int(np.argmax(length))
+    if length[end] == 1:
+        return 0, 0
     return end - int(length[end]), end
 
 

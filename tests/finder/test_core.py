@@ -1,0 +1,146 @@
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit.finder import RangeTestResult, analyze, range_test, sweep_rates
+
+
+class NoisyQuadratic:
+    """Gradient descent with gradient noise on 0.5 * sum(lam * x^2): edge at 2 / max(lam)."""
+
+    def __init__(self, kappa=100.0, L=10.0, noise=1.0, seed=0, shift=0.0):
+        self.rng = np.random.default_rng(seed)
+        self.lam = np.logspace(-np.log10(kappa), 0, 20) * L
+        self.x = self.rng.normal(size=20)
+        self.noise = noise
+        self.shift = shift
+        self.calls = 0
+
+    def __call__(self, lr):
+        self.calls += 1
+        loss = 0.5 * float(np.sum(self.lam * self.x**2)) + self.shift
+        grad = self.lam * self.x + self.noise * np.sqrt(self.lam) * self.rng.normal(size=20)
+        self.x = self.x - lr * grad
+        return loss
+
+
+def test_lazy_top_level_names():
+    assert lrkit.range_test is range_test
+    assert lrkit.RangeTestResult is RangeTestResult
+
+
+def test_rates_are_geometric_from_start_to_end():
+    lrs = sweep_rates(1e-6, 1.0, 7)
+    np.testing.assert_allclose(lrs, 10.0 ** np.arange(-6, 1))
+
+
+def test_quadratic_edge_and_suggestion():
+    step = NoisyQuadratic(L=10.0)
+    result = range_test(step)
+    assert result.stop_reason == "diverged"
+    assert 2.0 / 10.0 / 1.5 <= result.divergence_lr <= 2.0 / 10.0 * 1.5
+    assert result.reliable
+    low, high = result.band
+    assert low <= result.suggestion <= high <= result.divergence_lr
+    assert set(result.suggestions) == {"lrkit", "steepest", "valley", "minimum/10", "edge/3"}
+    assert result.suggestion == result.suggestions["lrkit"]
+    # the sweep stopped soon after the blow-up
+    assert step.calls == result.steps < 100
+    assert result.lrs[-1] < 2.0 / 10.0 * 4
+
+
+def test_negative_losses_give_the_same_answer_as_positive_ones():
+    positive = range_test(NoisyQuadratic(seed=3))
+    negative = range_test(NoisyQuadratic(seed=3, shift=-1000.0))
+    assert (negative.losses < 0).any()
+    assert negative.divergence_lr == positive.divergence_lr
+    assert negative.suggestion == pytest.approx(positive.suggestion)
+
+
+def test_nan_on_step_3_stops_at_once():
+    calls = []
+
+    def step(lr):
+        calls.append(lr)
+        return math.nan if len(calls) == 3 else 1.0 / len(calls)
+
+    result = range_test(step, num=50)
+    assert len(calls) == 3 and result.steps == 3
+    assert result.stop_reason == "nonfinite"
+    assert math.isnan(result.losses[-1])
+    assert result.suggestion is None and "lower `start`" in result.note
+
+
+def test_infinite_loss_stops_too():
+    values = iter([3.0, 2.0, 1.0, 0.5] * 5 + [math.inf] + [0.1] * 100)
+    result = range_test(lambda lr: next(values), num=60)
+    assert result.steps == 21 and result.stop_reason == "nonfinite"
+    assert result.divergence_lr == result.lrs[19]
+
+
+def test_flat_curve_has_no_reliable_suggestion():
+    rng = np.random.default_rng(0)
+    result = range_test(lambda lr: 1.0 + 0.01 * rng.normal(), num=60)
+    assert result.stop_reason == "end" and result.divergence_lr is None
+    assert result.suggestion is None and result.band is None
+    assert "never fell" in result.note
+    assert "no reliable suggestion" in str(result)
+
+
+def test_without_divergence_the_default_stays_below_the_last_rate():
+    result = range_test(NoisyQuadratic(L=10.0), start=1e-6, end=0.05, num=60)
+    assert result.stop_reason == "end" and result.divergence_lr is None
+    assert result.suggestion is not None and result.suggestion <= 0.05 / 10 * 1.0001
+
+
+def test_result_is_frozen_and_read_only():
+    result = range_test(NoisyQuadratic())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.suggestion = 1.0  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        result.losses[0] = 0.0
+    payload = result.to_dict()
+    assert payload["suggestion"] == result.suggestion and len(payload["lrs"]) == result.steps
+
+
+def test_analyze_reproduces_the_sweep():
+    result = range_test(NoisyQuadratic(seed=5))
+    again = analyze(result.lrs, result.losses, stop_reason=result.stop_reason,
+                    onset=result.divergence_index, beta=result.settings["beta"])
+    assert again == result
+
+
+def test_keep_going_after_divergence():
+    result = range_test(NoisyQuadratic(seed=1, L=0.1), start=1e-3, end=100.0, num=60,
+                        stop_on_divergence=False)
+    assert result.steps == 60 or result.stop_reason == "nonfinite"
+    assert result.divergence_lr is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"start": 0.0}, ValueError, "`start` must be > 0"),
+        ({"start": 1.0, "end": 0.1}, ValueError, "`end` must be > start"),
+        ({"num": 1}, ValueError, "`num` must be an integer >= 2"),
+        ({"num": 2.5}, TypeError, "`num` must be an integer"),
+        ({"beta": 1.5}, ValueError, "`beta` must be in"),
+        ({"threshold": -1}, ValueError, "`threshold` must be > 0"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        range_test(lambda lr: 1.0, **kwargs)
+
+
+def test_step_must_be_callable_and_return_a_scalar():
+    with pytest.raises(TypeError, match="`step` must be callable"):
+        range_test(3.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"scalar loss, but got a value of shape \(3,\)"):
+        range_test(lambda lr: np.ones(3))
+    with pytest.raises(TypeError, match="real number"):
+        range_test(lambda lr: "loss")
+    assert range_test(lambda lr: np.float32(1.0), num=10).steps == 10
