@@ -1,10 +1,26 @@
-"""Built-in training problems and the registry behind ``--problem``.
+"""Built-in training problems, the registry behind ``--problem``, the canonical training
+run and the reference grid every benchmark judges against.
 
 >>> from lrkit import problems
 >>> "digits-mlp" in problems.names()
 True
+
+Importing this package does not import torch; building or training a problem does.
 """
 
 from lrkit.problems.base import Problem, get, names, register
+from lrkit.problems.grid import GridResult, grid_search
+from lrkit.problems.train import TrainResult, default_schedule, evaluate_lr, train
 
-__all__ = ["Problem", "get", "names", "register"]
+__all__ = [
+    "GridResult",
+    "Problem",
+    "TrainResult",
+    "default_schedule",
+    "evaluate_lr",
+    "get",
+    "grid_search",
+    "names",
+    "register",
+    "train",
+]

@@ -1,7 +1,10 @@
 """Matrix completion by factorisation: recover a rank-4 60x50 matrix from 30% of its
-entries (plus a little noise) as ``U @ V.T`` with rank-8 factors, by plain SGD on
+entries (plus a little noise) as ``U @ V.T`` with rank-8 factors, by Adagrad on
 mini-batches of observed entries. Non-convex, with the scale symmetry of factor models;
-the held-out loss is half the mean squared error on entries never seen in training."""
+the held-out loss is half the mean squared error on entries never seen in training.
+Trained by Adagrad, the customary optimizer of factor and embedding models: each row of a
+factor is touched by few entries of a batch, and Adagrad's per-coordinate step sizes make
+up for that where plain SGD at its customary rate barely moves them."""
 
 from __future__ import annotations
 
@@ -63,8 +66,8 @@ def _model(seed: int) -> nn.Module:
     return seeded(seed, Factorisation)
 
 
-def _sgd(params: Any, lr: float) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=lr)
+def _adagrad(params: Any, lr: float) -> torch.optim.Optimizer:
+    return torch.optim.Adagrad(params, lr=lr)
 
 
 def _evaluate(model: nn.Module) -> float:
@@ -75,14 +78,14 @@ def make_matrix_factorisation() -> Problem:
     """The ``matrix-factorisation`` problem."""
     return Problem(
         name="matrix-factorisation",
-        description="rank-8 factorisation completing a rank-4 60x50 matrix from 30% of entries, SGD",
+        description="rank-8 factorisation completing a rank-4 60x50 matrix from 30% of entries, Adagrad",
         make_model=_model,
-        make_optimizer=_sgd,
+        make_optimizer=_adagrad,
         loss_fn=_loss,
         batches=_batches,
         evaluate=_evaluate,
         steps=300,
         default_lr=0.01,
-        optimizer="sgd",
+        optimizer="adagrad",
         tags=("non-convex", "factorisation"),
     )

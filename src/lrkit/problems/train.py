@@ -1,0 +1,241 @@
+"""The canonical training run of a problem: the one every benchmark and the reference grid
+use, so that "the held-out loss at rate ``lr``" means the same thing everywhere.
+
+One run builds the model from ``seed``, the optimizer at ``lr``, draws batches in the
+order of ``seed`` and, at step ``t`` (0-based), sets every parameter group's rate to::
+
+    lr_group(t) = base_lr_group * schedule(t)
+
+where ``base_lr_group`` is what the problem's optimizer factory gave the group for ``lr``
+(so groups keep their ratios). The default schedule is lrkit's default shape: a linear
+warmup over the first 5% of the steps, then a cosine decay to 0 (the shape ``lrkit auto``
+uses). A run whose training loss becomes NaN or infinite stops at once and reports
+``held_out = inf`` and ``diverged = True``; it never raises for that.
+
+>>> from lrkit import problems
+>>> result = problems.train("quadratic", 0.05, seed=0, steps=50)
+>>> result.diverged, result.held_out < result.losses[0]
+(False, True)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lrkit._progress import progress_bar
+from lrkit._validation import check_int, check_positive
+from lrkit.problems.base import Problem, get
+
+logger = logging.getLogger(__name__)
+
+WARMUP_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The outcome of one :func:`train` run.
+
+    Attributes:
+        problem: the problem's name.
+        lr: the base rate the run was asked for.
+        seed: model initialisation and data order.
+        steps: the step budget (the run stops earlier when it diverges).
+        held_out: the held-out loss after the last step; ``inf`` when the run diverged.
+        diverged: the training (or held-out) loss became NaN or infinite.
+        diverged_at: the step whose loss was non-finite, else None.
+        losses: the training loss of every step run (before that step's update).
+        lrs: the rate of the first parameter group at every step run.
+        seconds: wall time of the run, held-out evaluation included.
+        schedule: the text of the schedule used.
+        model: the trained model (not compared, not printed).
+    """
+
+    problem: str
+    lr: float
+    seed: int
+    steps: int
+    held_out: float
+    diverged: bool
+    diverged_at: int | None
+    losses: np.ndarray = field(repr=False, compare=False)
+    lrs: np.ndarray = field(repr=False, compare=False)
+    seconds: float = field(compare=False)
+    schedule: str = ""
+    model: Any = field(default=None, repr=False, compare=False)
+
+
+def default_schedule(steps: int) -> Any:
+    """lrkit's default shape for a run of ``steps`` steps: linear warmup over the first 5%
+    (at least one step), then cosine decay to 0 over the rest.
+
+        multiplier(t) = (t + 1) / (w + 1)                         for t < w = max(1, round(0.05 * steps))
+        multiplier(t) = (1 + cos(pi * (t - w) / (steps - w))) / 2  for w <= t < steps
+
+    >>> str(default_schedule(200))
+    'warmup(10, cosine(190))'
+    """
+    from lrkit.schedules import cosine, warmup
+
+    steps = check_int("steps", steps, minimum=1)
+    warmup_steps = max(1, int(round(WARMUP_FRACTION * steps)))
+    return warmup(warmup_steps, cosine(max(1, steps - warmup_steps)))
+
+
+def resolve_problem(problem: Problem | str) -> Problem:
+    """A :class:`Problem` from itself, a registered name or ``path.py:function``."""
+    if isinstance(problem, Problem):
+        return problem
+    if isinstance(problem, str):
+        return get(problem)
+    raise TypeError(
+        f"`problem` must be an lrkit.problems.Problem or a name, but got problem={problem!r}"
+    )
+
+
+def resolve_schedule(schedule: Any, steps: int) -> Callable[[int], float]:
+    """``None`` -> :func:`default_schedule`, text -> :func:`lrkit.schedules.parse`, a
+    schedule or any callable ``step -> multiplier`` -> itself."""
+    if schedule is None:
+        return default_schedule(steps)
+    if isinstance(schedule, str):
+        from lrkit.schedules import parse
+
+        return parse(schedule)
+    if callable(schedule):
+        return schedule
+    raise TypeError(
+        f"`schedule` must be None, schedule text or a callable step -> multiplier, "
+        f"but got schedule={schedule!r}"
+    )
+
+
+def train(
+    problem: Problem | str,
+    lr: float,
+    *,
+    seed: int = 0,
+    schedule: Any = None,
+    steps: int | None = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Train ``problem`` from scratch at base rate ``lr`` and return the held-out loss.
+
+    Args:
+        problem: a Problem, a registered name or ``path.py:function``.
+        lr: the base rate (the schedule's multiplier 1 corresponds to it).
+        seed: the model initialisation and data order; the same (problem, lr, seed,
+            schedule, steps) gives the same losses.
+        schedule: None for :func:`default_schedule`, schedule text, or a callable.
+        steps: the number of updates; the problem's budget when None.
+        progress: show a progress bar on stderr.
+
+    Torch's global random state is forked for the run (seeded with ``seed``, so dropout in a
+    user's model is reproducible) and left as it was for the caller.
+    """
+    import torch
+
+    from lrkit.torch.groups import read_base_lrs, scale_lrs
+
+    problem = resolve_problem(problem)
+    lr = check_positive("lr", lr)
+    seed = check_int("seed", seed, minimum=0)
+    steps = problem.steps if steps is None else check_int("steps", steps, minimum=1)
+    shape = resolve_schedule(schedule, steps)
+
+    losses = np.full(steps, np.nan)
+    lrs = np.full(steps, np.nan)
+    diverged_at: int | None = None
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = problem.make_model(seed)
+        model.train()
+        optimizer = problem.make_optimizer(model.parameters(), lr)
+        base_lrs = read_base_lrs(optimizer)
+        batches = problem.batches(seed)
+        with progress_bar(steps, f"train {problem.name}", progress) as bar:
+            for step in range(steps):
+                multiplier = float(shape(step))
+                scale_lrs(optimizer, base_lrs, multiplier)
+                lrs[step] = base_lrs[0] * multiplier
+                optimizer.zero_grad(set_to_none=True)
+                loss = _scalar_loss(problem.loss_fn(model, next(batches)))
+                value = float(loss.detach())
+                losses[step] = value
+                if not math.isfinite(value):
+                    diverged_at = step
+                    break
+                loss.backward()
+                optimizer.step()
+                bar.update()
+        held_out = math.inf
+        if diverged_at is None:
+            held_out = float(problem.evaluate(model))
+            if not math.isfinite(held_out):
+                diverged_at, held_out = steps, math.inf
+    run = slice(0, steps if diverged_at is None else min(diverged_at + 1, steps))
+    result = TrainResult(
+        problem=problem.name,
+        lr=lr,
+        seed=seed,
+        steps=steps,
+        held_out=held_out,
+        diverged=diverged_at is not None,
+        diverged_at=diverged_at,
+        losses=losses[run],
+        lrs=lrs[run],
+        seconds=time.perf_counter() - start,
+        schedule=str(shape),
+        model=model,
+    )
+    if result.diverged:
+        logger.info("%s diverged at step %s with lr=%g seed=%d", problem.name, diverged_at, lr, seed)
+    return result
+
+
+def evaluate_lr(
+    problem: Problem | str,
+    lr: float,
+    seeds: Sequence[int] = (0, 1, 2, 3),
+    schedule: Any = None,
+    *,
+    steps: int | None = None,
+    progress: bool = False,
+) -> float:
+    """The mean held-out loss of full :func:`train` runs at ``lr`` over ``seeds``;
+    ``inf`` when any run diverged (a rate that sometimes blows up is not a good rate).
+
+    >>> evaluate_lr("quadratic", 0.05, seeds=(0, 1), steps=50) < evaluate_lr("quadratic", 1e-4, seeds=(0, 1), steps=50)
+    True
+    """
+    problem = resolve_problem(problem)
+    seeds = _check_seeds(seeds)
+    results = [
+        train(problem, lr, seed=seed, schedule=schedule, steps=steps, progress=progress)
+        for seed in seeds
+    ]
+    return float(np.mean([r.held_out for r in results]))
+
+
+def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise TypeError(f"`seeds` must be a non-empty sequence of integers, but got seeds={seeds!r}")
+    return tuple(check_int("seeds", s, minimum=0) for s in seeds)
+
+
+def _scalar_loss(loss: Any) -> Any:
+    import torch
+
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise TypeError(
+            f"`loss_fn` must return a scalar tensor, but got loss_fn(model, batch)={shape!r}"
+        )
+    return loss.reshape(())

@@ -1,0 +1,90 @@
+"""The registry: built-in names, user problems from ``path.py:function`` and the errors for
+a bad spec."""
+
+from pathlib import Path
+
+import pytest
+
+from lrkit import problems
+from lrkit.problems import Problem
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "my_problem.py"
+
+BUILTIN = [
+    "quadratic", "logistic", "digits-mlp", "digits-cnn", "autoencoder", "char-lm",
+    "deep-tanh", "matrix-factorisation",
+]
+
+
+def test_names_lists_every_builtin_problem_in_order():
+    assert problems.names() == BUILTIN
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_get_returns_a_problem_with_that_name(name):
+    problem = problems.get(name)
+    assert isinstance(problem, Problem)
+    assert problem.name == name
+    assert problem.steps >= 100
+    assert problem.default_lr in (1e-3, 1e-2)
+    assert problem.description
+
+
+def test_importing_the_registry_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, lrkit.problems as p; p.names(); p.get; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_user_problem_from_file_loads_and_trains():
+    problem = problems.get(f"{EXAMPLE}:make_problem")
+    assert problem.name == "diabetes-mlp"
+    result = problems.train(problem, 1e-2, steps=40, schedule=lambda step: 1.0)
+    assert not result.diverged
+    initial = problem.evaluate(problem.make_model(0))
+    assert result.held_out < initial
+
+
+def test_train_accepts_the_spec_string_directly():
+    result = problems.train(f"{EXAMPLE}:make_problem", 1e-2, steps=5, schedule=lambda step: 1.0)
+    assert result.problem == "diabetes-mlp"
+
+
+def test_unknown_name_is_a_value_error_that_lists_the_names():
+    with pytest.raises(ValueError, match=r"`problem` must be .*problem='nope'.*digits-mlp"):
+        problems.get("nope")
+
+
+def test_missing_file_is_a_value_error():
+    with pytest.raises(ValueError, match="not found"):
+        problems.get("no/such/file.py:make_problem")
+
+
+def test_missing_function_is_a_value_error(tmp_path):
+    path = tmp_path / "user.py"
+    path.write_text("x = 1\n")
+    with pytest.raises(ValueError, match=r"'make_problem' is not a callable"):
+        problems.get(f"{path}:make_problem")
+    with pytest.raises(ValueError, match=r"'x' is not a callable"):
+        problems.get(f"{path}:x")
+
+
+def test_function_returning_something_else_is_a_type_error(tmp_path):
+    path = tmp_path / "user.py"
+    path.write_text("def make():\n    return 42\n")
+    with pytest.raises(TypeError, match="must produce an lrkit.problems.Problem, but got int"):
+        problems.get(f"{path}:make")
+
+
+def test_non_string_spec_is_a_type_error():
+    with pytest.raises(TypeError, match="`problem` must be a string"):
+        problems.get(3)
+
+
+def test_train_rejects_something_that_is_not_a_problem():
+    with pytest.raises(TypeError, match="`problem` must be an lrkit.problems.Problem"):
+        problems.train(3.0, 0.1)
