@@ -1,0 +1,333 @@
+import copy
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import lrkit.torch
+from lrkit.torch import find_lr
+
+
+class Net(torch.nn.Module):
+    """BatchNorm (running statistics are buffers) and dropout (consumes RNG)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(6, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+            torch.nn.Dropout(0.2), torch.nn.Linear(16, 1),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def make_data(n_batches=4, batch=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(6, 1, generator=g)
+    batches = []
+    for _ in range(n_batches):
+        x = torch.randn(batch, 6, generator=g)
+        batches.append((x, x @ w + 0.1 * torch.randn(batch, 1, generator=g)))
+    return batches
+
+
+def mse(model, batch):
+    x, y = batch
+    return torch.nn.functional.mse_loss(model(x), y)
+
+
+def setup(optimizer_cls=torch.optim.Adam, lr=1e-3):
+    torch.manual_seed(0)
+    model = Net()
+    optimizer = optimizer_cls(model.parameters(), lr=lr)
+    data = make_data()
+    # a few real steps first: non-empty optimizer state, moved BN statistics, live grads
+    for batch in data[:2]:
+        optimizer.zero_grad()
+        mse(model, batch).backward()
+        optimizer.step()
+    mse(model, data[2]).backward()
+    model.eval().body[3].train()  # a mixed train/eval state must come back too
+    return model, optimizer, data
+
+
+def state_of(model, optimizer):
+    return {
+        "model": {k: v.clone() for k, v in model.state_dict().items()},
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "grads": [None if p.grad is None else p.grad.clone() for p in model.parameters()],
+        "modes": [m.training for m in model.modules()],
+        "python": random.getstate(),
+        "numpy": np.random.get_state()[1].copy(),
+        "torch": torch.get_rng_state().clone(),
+    }
+
+
+def assert_same(before, after):
+    for key, value in before["model"].items():
+        assert torch.equal(value, after["model"][key]), key
+    a, b = before["optimizer"], after["optimizer"]
+    assert a["param_groups"] == b["param_groups"]
+    assert a["state"].keys() == b["state"].keys()
+    for index, entries in a["state"].items():
+        for name, value in entries.items():
+            other = b["state"][index][name]
+            assert torch.equal(value, other) if torch.is_tensor(value) else value == other
+    for g1, g2 in zip(before["grads"], after["grads"], strict=True):
+        assert (g1 is None and g2 is None) or torch.equal(g1, g2)
+    assert before["modes"] == after["modes"]
+    assert before["python"] == after["python"]
+    assert np.array_equal(before["numpy"], after["numpy"])
+    assert torch.equal(before["torch"], after["torch"])
+
+
+def test_state_is_restored_bit_for_bit():
+    model, optimizer, data = setup()
+    before = state_of(model, optimizer)
+    result = find_lr(model, optimizer, mse, data, start=1e-5, end=10.0, num=40)
+    assert result.steps > 10
+    assert_same(before, state_of(model, optimizer))
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_state_is_restored_when_loss_fn_raises_halfway(exc):
+    model, optimizer, data = setup()
+    before = state_of(model, optimizer)
+    calls = []
+
+    def failing(model, batch):
+        calls.append(1)
+        if len(calls) == 15:
+            raise exc("boom")
+        return mse(model, batch)
+
+    with pytest.raises(exc):
+        find_lr(model, optimizer, failing, data, start=1e-5, end=10.0, num=40)
+    assert len(calls) == 15
+    assert_same(before, state_of(model, optimizer))
+
+
+def test_snapshot_to_a_directory(tmp_path):
+    model, optimizer, data = setup()
+    before = state_of(model, optimizer)
+    find_lr(model, optimizer, mse, data, num=30, snapshot_dir=tmp_path)
+    assert_same(before, state_of(model, optimizer))
+    assert list(tmp_path.iterdir()) == []  # the snapshot file is removed afterwards
+
+
+def test_nan_on_step_3():
+    model, optimizer, data = setup()
+    calls = []
+
+    def nan_on_third(model, batch):
+        calls.append(1)
+        loss = mse(model, batch)
+        return loss * math.nan if len(calls) == 3 else loss
+
+    result = find_lr(model, optimizer, nan_on_third, data, num=50)
+    assert result.steps == 3 and len(calls) == 3
+    assert result.stop_reason == "nonfinite" and result.suggestion is None
+
+
+def test_negative_loss_gives_the_same_edge():
+    # the same training shifted by -100: every loss negative, the same decisions
+    runs = []
+    for shift in (0.0, -100.0):
+        model, optimizer, data = setup(torch.optim.SGD, lr=0.1)
+        runs.append(find_lr(model, optimizer, lambda m, b, s=shift: mse(m, b) + s, data,
+                            start=1e-4, end=100.0, num=50))
+    plain, shifted = runs
+    assert (shifted.losses < 0).all()
+    assert plain.stop_reason == shifted.stop_reason == "diverged"
+    assert shifted.divergence_lr == plain.divergence_lr
+    assert shifted.steps == plain.steps
+
+
+def test_loader_shorter_than_num_is_cycled_not_divergence():
+    model, optimizer, data = setup(torch.optim.SGD, lr=0.1)
+    served = []
+
+    def counting(model, batch):
+        served.append(id(batch[0]))
+        return mse(model, batch)
+
+    result = find_lr(model, optimizer, counting, data[:3], start=1e-6, end=1e-2, num=60)
+    assert result.stop_reason == "end" and result.divergence_lr is None
+    assert result.steps == 60 and len(served) == 60 and len(set(served)) == 3
+
+
+def test_one_pass_iterator_that_runs_out_is_a_clear_error():
+    model, optimizer, data = setup()
+    with pytest.raises(ValueError, match="`data` must be re-iterable"):
+        find_lr(model, optimizer, mse, iter(data), start=1e-6, end=1e-3, num=20)
+    with pytest.raises(ValueError, match="at least one batch"):
+        find_lr(model, optimizer, mse, [], num=20)
+
+
+@pytest.mark.parametrize("bad", [lambda m, b: torch.ones(3, requires_grad=True), lambda m, b: 0.5])
+def test_wrong_shaped_loss_is_a_type_error(bad):
+    model, optimizer, data = setup()
+    before = state_of(model, optimizer)
+    with pytest.raises(TypeError, match="`loss_fn` must return"):
+        find_lr(model, optimizer, bad, data, num=20)
+    assert_same(before, state_of(model, optimizer))
+
+
+def test_argument_checks():
+    model, optimizer, data = setup()
+    with pytest.raises(TypeError, match="`model` must be"):
+        find_lr("model", optimizer, mse, data)
+    with pytest.raises(TypeError, match="`optimizer` must be"):
+        find_lr(model, "adam", mse, data)
+    with pytest.raises(TypeError, match="`data` must be an iterable"):
+        find_lr(model, optimizer, mse, 3)
+    with pytest.raises(ValueError, match="`accumulation_steps` must be a positive integer"):
+        find_lr(model, optimizer, mse, data, accumulation_steps=0)
+    with pytest.raises(ValueError, match="`end` must be > start"):
+        find_lr(model, optimizer, mse, data, start=1.0, end=0.5)
+
+
+def test_gradient_accumulation_advances_per_optimizer_step():
+    model, optimizer, data = setup()
+    calls, steps = [], []
+    optimizer.register_step_post_hook(lambda opt, args, kwargs: steps.append(opt.param_groups[0]["lr"]))
+
+    def counting(model, batch):
+        calls.append(1)
+        return mse(model, batch)
+
+    result = find_lr(model, optimizer, counting, data, num=20, start=1e-6, end=1e-3,
+                     accumulation_steps=3)
+    assert result.steps == 20 and len(steps) == 20 and len(calls) == 60
+    np.testing.assert_allclose(steps, result.lrs)
+
+
+def test_parameter_groups_keep_their_ratio():
+    model, _, data = setup()
+    head = list(model.body[4].parameters())
+    rest = [p for p in model.parameters() if all(p is not h for h in head)]
+    optimizer = torch.optim.SGD([{"params": rest, "lr": 0.01}, {"params": head, "lr": 0.1}])
+    seen = []
+    optimizer.register_step_pre_hook(
+        lambda opt, args, kwargs: seen.append([g["lr"] for g in opt.param_groups]))
+    result = find_lr(model, optimizer, mse, data, num=30, start=1e-6, end=1e-2)
+    ratios = np.array([b / a for a, b in seen])
+    np.testing.assert_allclose(ratios, 10.0)
+    np.testing.assert_allclose([a for a, _ in seen], result.lrs)
+    assert [g["lr"] for g in optimizer.param_groups] == [0.01, 0.1]
+
+
+def test_gradient_clipping_is_applied_before_each_step():
+    model, optimizer, data = setup(torch.optim.SGD, lr=0.1)
+    norms = []
+
+    def record(opt, args, kwargs):
+        grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+
+    optimizer.register_step_pre_hook(record)
+    find_lr(model, optimizer, lambda m, b: 100.0 * mse(m, b), data, num=20, max_grad_norm=0.5)
+    assert max(norms) <= 0.5 + 1e-5
+
+
+def test_grad_scaler_skipped_steps_do_not_advance_the_sweep():
+    model, optimizer, data = setup(torch.optim.SGD, lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    calls = []
+    weight = model.body[0].weight
+
+    def poisoned(model, batch):
+        calls.append(1)
+        loss = mse(model, batch)
+        if len(calls) in (4, 5, 9):  # inf gradients, finite loss: the scaler skips the step
+            loss = loss + _InfGrad.apply(weight).sum()
+        return loss
+
+    before_scale = scaler.get_scale()
+    result = find_lr(model, optimizer, poisoned, data, num=20, start=1e-6, end=1e-3, scaler=scaler)
+    assert result.steps == 20 and len(calls) == 23
+    assert len(set(result.lrs.tolist())) == 20
+    assert scaler.get_scale() == before_scale  # the scaler is restored too
+
+
+class _InfGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return torch.zeros_like(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.full_like(grad, math.inf)
+
+
+def test_validation_mode_records_the_held_out_loss():
+    model, optimizer, data = setup()
+    modes = []
+
+    def spy(model, batch):
+        modes.append(model.training)
+        return mse(model, batch)
+
+    val = make_data(n_batches=2, seed=1)
+    result = find_lr(model, optimizer, spy, data, val_data=val, num=10, start=1e-6, end=1e-3)
+    # per rate: one training call (train mode) then two validation calls (eval mode)
+    assert modes == [True, False, False] * 10
+    assert result.steps == 10
+
+
+def test_matches_torch_lr_finder_step_for_step():
+    # the same model, optimizer and data through torch-lr-finder's own loop: the raw
+    # losses of the sweep agree (both record the batch loss before the update)
+    torch_lr_finder = pytest.importorskip("torch_lr_finder")
+    data = make_data(n_batches=8, seed=2)
+    x = torch.cat([b[0] for b in data])
+    y = torch.cat([b[1] for b in data])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+
+    def linear():
+        torch.manual_seed(1)
+        return torch.nn.Linear(6, 1)
+
+    model = linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+    finder = torch_lr_finder.LRFinder(model, optimizer, torch.nn.MSELoss())
+    finder.range_test(loader, start_lr=1e-4, end_lr=1.0, num_iter=30, smooth_f=0.0, diverge_th=1e9)
+    theirs = np.array(finder.history["loss"])
+    finder.reset()
+
+    model = linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+    ours = find_lr(model, optimizer, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]),
+                   loader, start=1e-4, end=1.0, num=30, stop_on_divergence=False)
+    np.testing.assert_allclose(ours.lrs, finder.history["lr"], rtol=1e-12)
+    np.testing.assert_allclose(ours.losses[: len(theirs)], theirs, rtol=1e-5)
+
+
+def test_progress_bar_runs(capsys):
+    model, optimizer, data = setup()
+    result = find_lr(model, optimizer, mse, data, num=12, start=1e-6, end=1e-3, progress=True)
+    assert result.steps == 12
+    assert capsys.readouterr().out == ""  # the bar goes to stderr, never stdout
+
+
+def test_lazy_name():
+    assert lrkit.torch.find_lr is find_lr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_model_restored_and_snapshot_on_cpu():
+    torch.manual_seed(0)
+    model = Net().cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = make_data()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cuda_rng = torch.cuda.get_rng_state_all()
+    result = find_lr(model, optimizer, mse, data, num=30)
+    assert result.steps > 5
+    for key, value in before.items():
+        assert torch.equal(value, model.state_dict()[key])
+        assert model.state_dict()[key].device.type == "cuda"
+    assert all(torch.equal(a, b) for a, b in zip(cuda_rng, torch.cuda.get_rng_state_all(), strict=True))
