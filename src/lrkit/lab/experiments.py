@@ -265,7 +265,7 @@ def _zones(lrs: np.ndarray, initial: float, finals: np.ndarray, diverged: np.nda
 
 
 def sweep(objective: Objective | str, optimizer: Any = "gd", *,
-          lrs: Sequence[float] | np.ndarray | None = None, num: int = 200, steps: int = 200,
+          lrs: Sequence[float] | np.ndarray | None = None, num: int = 200, steps: int = 1000,
           seed: int = 0, good_fraction: float = 0.5, progress: bool = False,
           **hyperparameters: Any) -> SweepResult:
     """Run ``optimizer`` at every rate of a fine log grid and record the final gap.
