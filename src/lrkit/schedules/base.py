@@ -26,7 +26,13 @@ from typing import Any, ClassVar, overload
 
 import numpy as np
 
-__all__ = ["Schedule", "format_value"]
+from lrkit._validation import check_int
+
+__all__ = ["MAX_STEPS", "Schedule", "check_steps", "format_value"]
+
+# step-valued parameters stop here: every step up to 2**53 is an exact float64, so the
+# numpy and the plain-Python paths agree and text round-trips exactly
+MAX_STEPS = 2**53
 
 
 def format_value(value: Any) -> str:
@@ -46,6 +52,14 @@ def format_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def check_steps(name: str, value: Any, *, minimum: int) -> int:
+    """An integer number of steps in [minimum, 2**53], or raise naming ``name``."""
+    value = check_int(name, value, minimum=minimum)
+    if value > MAX_STEPS:
+        raise ValueError(f"`{name}` must be <= 2**53, but got {name}={value!r}")
+    return value
 
 
 def _to_plain(value: Any) -> Any:

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrkit._validation import check_int
-from lrkit.schedules.base import Schedule
+from lrkit.schedules.base import Schedule, check_steps
 
 __all__ = ["warmup", "join", "check_schedule"]
 
@@ -64,7 +63,7 @@ def warmup(warmup_steps: int, then: Schedule) -> Schedule:
     [0.25, 0.5, 0.75, 1.0, 1.0]
     """
     return Warmup(
-        warmup_steps=check_int("warmup_steps", warmup_steps, minimum=0),
+        warmup_steps=check_steps("warmup_steps", warmup_steps, minimum=0),
         then=check_schedule("then", then),
     )
 
@@ -124,7 +123,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     parts = [check_schedule("schedules", s) for s in schedules]
     if not parts:
         raise ValueError(f"`schedules` must not be empty, but got schedules={schedules!r}")
-    checked = [check_int("boundaries", b, minimum=1) for b in boundaries]
+    checked = [check_steps("boundaries", b, minimum=1) for b in boundaries]
     if len(checked) != len(parts) - 1:
         raise ValueError(
             f"`boundaries` must have one entry fewer than `schedules` ({len(parts) - 1}), "

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrkit._validation import check_int, check_nonnegative, check_range
-from lrkit.schedules.base import Schedule
+from lrkit._validation import check_nonnegative, check_range
+from lrkit.schedules.base import Schedule, check_steps
 
 __all__ = [
     "constant",
@@ -36,7 +36,7 @@ def check_final(final: object) -> float:
 
 
 def check_total_steps(total_steps: object) -> int:
-    return check_int("total_steps", total_steps, minimum=1)
+    return check_steps("total_steps", total_steps, minimum=1)
 
 
 def _check_gamma(gamma: object) -> float:
@@ -127,7 +127,7 @@ def step(every: int, gamma: float) -> Schedule:
     >>> s(9), s(10), s(25)
     (1.0, 0.5, 0.25)
     """
-    return Step(every=check_int("every", every, minimum=1), gamma=_check_gamma(gamma))
+    return Step(every=check_steps("every", every, minimum=1), gamma=_check_gamma(gamma))
 
 
 class Multistep(Schedule):
@@ -161,7 +161,7 @@ def multistep(milestones: Sequence[int], gamma: float) -> Schedule:
         raise TypeError(
             f"`milestones` must be a list of increasing steps, but got milestones={milestones!r}"
         )
-    checked = [check_int("milestones", m, minimum=1) for m in milestones]
+    checked = [check_steps("milestones", m, minimum=1) for m in milestones]
     if not checked:
         raise ValueError(f"`milestones` must not be empty, but got milestones={milestones!r}")
     if any(b <= a for a, b in zip(checked, checked[1:], strict=False)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import warnings
 from typing import Any
 
 from lrkit.schedules.base import Schedule
@@ -49,7 +50,10 @@ def parse(text: str) -> Schedule:
             f"`text` must be at most {_MAX_TEXT} characters, but got text of length {len(text)}"
         )
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # e.g. "1e" is a SyntaxWarning before it is a SyntaxError; the error is ours to raise
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         reason = getattr(exc, "msg", None) or type(exc).__name__
         raise ValueError(

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from lrkit._validation import check_choice, check_int, check_range
-from lrkit.schedules.base import Schedule
+from lrkit._validation import check_choice, check_range
+from lrkit.schedules.base import Schedule, check_steps
 from lrkit.schedules.decay import check_final, check_total_steps
 
 __all__ = ["cosine_restarts", "cyclic", "one_cycle"]
@@ -73,8 +73,8 @@ def cosine_restarts(period: int, mult: int = 1, decay: float = 1.0, final: float
     (1.0, 0.5, 0.5, 0.25)
     """
     return CosineRestarts(
-        period=check_int("period", period, minimum=1),
-        mult=check_int("mult", mult, minimum=1),
+        period=check_steps("period", period, minimum=1),
+        mult=check_steps("mult", mult, minimum=1),
         decay=check_range("decay", decay, 0.0, 1.0, low_open=True),
         final=check_final(final),
     )
@@ -133,7 +133,7 @@ def cyclic(period: int, low: float, mode: str = "triangular", gamma: float = 1.0
     if mode != "exp_range" and gamma != 1.0:
         raise ValueError(f"`gamma` must be 1 unless mode='exp_range', but got gamma={gamma!r}")
     return Cyclic(
-        period=check_int("period", period, minimum=2),
+        period=check_steps("period", period, minimum=2),
         low=check_range("low", low, 0.0, 1.0),
         mode=mode,
         gamma=gamma,
@@ -237,10 +237,10 @@ def one_cycle(
     >>> round(s(0), 12), s(29), s(99), s(10**9)
     (0.04, 1.0, 4e-06, 4e-06)
     """
-    total_steps = check_int("total_steps", total_steps, minimum=2)
+    total_steps = check_steps("total_steps", total_steps, minimum=2)
     if warmup_steps is None:
         warmup_steps = _default_one_cycle_warmup(total_steps)
-    warmup_steps = check_int("warmup_steps", warmup_steps, minimum=1)
+    warmup_steps = check_steps("warmup_steps", warmup_steps, minimum=1)
     if not isinstance(three_phase, bool):
         raise TypeError(f"`three_phase` must be True or False, but got three_phase={three_phase!r}")
     limit = total_steps // 2 if three_phase else total_steps - 1

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from lrkit._validation import check_choice, check_int
-from lrkit.schedules.base import Schedule
+from lrkit._validation import check_choice
+from lrkit.schedules.base import Schedule, check_steps
 from lrkit.schedules.decay import check_final, check_total_steps
 
 __all__ = ["inverse_sqrt", "wsd"]
@@ -43,7 +43,7 @@ def inverse_sqrt(warmup_steps: int) -> Schedule:
     >>> s(100), s(400)
     (1.0, 0.5)
     """
-    return InverseSqrt(warmup_steps=check_int("warmup_steps", warmup_steps, minimum=1))
+    return InverseSqrt(warmup_steps=check_steps("warmup_steps", warmup_steps, minimum=1))
 
 
 _DECAYS = ("linear", "cosine", "1-sqrt")
@@ -116,8 +116,8 @@ def wsd(
     (1.0, 1.0, 0.5, 0.0)
     """
     total_steps = check_total_steps(total_steps)
-    warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
-    decay_steps = check_int("decay_steps", decay_steps, minimum=1)
+    warmup_steps = check_steps("warmup_steps", warmup_steps, minimum=0)
+    decay_steps = check_steps("decay_steps", decay_steps, minimum=1)
     if warmup_steps + decay_steps > total_steps:
         raise ValueError(
             "`warmup_steps + decay_steps <= total_steps` must hold, but got "
