@@ -1,0 +1,137 @@
+"""Dead workers: a trial whose worker is gone is failed and its parameters retried, on the
+journal storage (no database heartbeat there) and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+import time
+
+import optuna
+import pytest
+
+from lrkit.tuning.recovery import pid_alive, reap_stale_trials, stale_reason
+from lrkit.tuning.storage import open_storage
+
+SLOW_PROBLEM = f"{Path(__file__).with_name('_slow_problem.py')}:make"
+
+TrialState = optuna.trial.TrialState
+
+
+def _running_trial(study, **system_attrs):
+    trial = study.ask()
+    trial.suggest_float("lr", 1e-3, 1.0, log=True)
+    for key, value in system_attrs.items():
+        study._storage.set_trial_system_attr(trial._trial_id, key, value)
+    return trial
+
+
+def test_stale_heartbeat_from_another_host_is_failed_and_retried(tmp_path):
+    storage = open_storage(str(tmp_path / "s.journal"))
+    study = optuna.create_study(storage=storage, study_name="s")
+    old = _running_trial(study, **{"lrkit:host": "elsewhere", "lrkit:pid": 1,
+                                    "lrkit:heartbeat": time.time() - 100})
+    fresh = _running_trial(study, **{"lrkit:host": "elsewhere", "lrkit:pid": 2,
+                                      "lrkit:heartbeat": time.time()})
+    foreign = _running_trial(study)  # not run by lrkit: left alone
+    assert reap_stale_trials(study, grace_period=30, max_retries=2) == [old.number]
+    trials = study.get_trials()
+    assert trials[old.number].state == TrialState.FAIL
+    assert "no heartbeat" in trials[old.number].system_attrs["lrkit:failed_reason"]
+    assert trials[fresh.number].state == TrialState.RUNNING
+    assert trials[foreign.number].state == TrialState.RUNNING
+    retry = trials[-1]
+    assert retry.state == TrialState.WAITING
+    assert retry.params == trials[old.number].params
+    assert retry.system_attrs["lrkit:retry_of"] == old.number
+    # a second reaper finds nothing more to do (only one wins the FAIL write)
+    assert reap_stale_trials(study, grace_period=30, max_retries=2) == []
+
+
+def test_retries_stop_after_max_retries():
+    study = optuna.create_study()
+    trial = _running_trial(study, **{"lrkit:host": "elsewhere", "lrkit:pid": 1,
+                                      "lrkit:heartbeat": 0.0, "lrkit:attempt": 2})
+    reap_stale_trials(study, grace_period=1, max_retries=2)
+    assert study.trials[trial.number].state == TrialState.FAIL
+    assert len(study.trials) == 1
+
+
+def test_dead_local_process_is_detected_without_waiting_for_the_grace_period():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert pid_alive(proc.pid)
+    proc.kill()
+    time.sleep(0.2)
+    assert not pid_alive(proc.pid)  # even as an unreaped zombie
+    proc.wait()
+
+    class T:
+        system_attrs = {"lrkit:host": __import__("socket").gethostname(), "lrkit:pid": proc.pid,
+                        "lrkit:heartbeat": time.time()}
+
+    assert "is gone" in stale_reason(T, grace_period=3600)
+
+
+def _create(storage_spec, name, n_trials):
+    from lrkit.tuning.problem_study import create_problem_study
+
+    storage = open_storage(storage_spec)
+    create_problem_study(storage, name, problem=SLOW_PROBLEM, n_trials=n_trials, budget=None,
+                         seed=0, steps=None, schedule=None, lr_range=(1e-3, 0.3),
+                         sampler="lrkit", pruner="none", heartbeat_interval=1.0,
+                         grace_period=600.0, max_retries=2)
+    return storage
+
+
+def _worker(storage_spec, name):
+    return subprocess.Popen([sys.executable, "-m", "lrkit.cli.main", "worker", "--storage",
+                             storage_spec, "--study", name, "--quiet"])
+
+
+def kill_one_worker_mid_trial(storage_spec: str, name: str, n_trials: int = 5) -> None:
+    storage = _create(storage_spec, name, n_trials)
+    victim, survivor = _worker(storage_spec, name), _worker(storage_spec, name)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+        deadline = time.time() + 60
+        killed = None
+        while time.time() < deadline and killed is None:
+            for t in study.get_trials(states=(TrialState.RUNNING,)):
+                if t.system_attrs.get("lrkit:pid") == victim.pid and t.intermediate_values:
+                    os.kill(victim.pid, signal.SIGKILL)
+                    killed = t.number
+                    break
+            time.sleep(0.05)
+        assert killed is not None, "the victim never got a trial going"
+        assert survivor.wait(timeout=90) == 0
+        victim.wait()
+    finally:
+        for p in (victim, survivor):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    trials = optuna.load_study(study_name=name, storage=storage).get_trials()
+    # every trial is accounted for: nothing left RUNNING or WAITING
+    assert all(t.state.is_finished() for t in trials), [t.state for t in trials]
+    dead = trials[killed]
+    assert dead.state == TrialState.FAIL
+    assert "is gone" in dead.system_attrs["lrkit:failed_reason"]
+    retries = [t for t in trials if t.system_attrs.get("lrkit:retry_of") == killed]
+    assert len(retries) == 1 and retries[0].params == dead.params
+    assert retries[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert n_trials <= len(done) <= n_trials + 1
+    assert len(trials) == len(done) + 1  # the killed one, retried
+
+
+def test_worker_killed_mid_trial_on_the_journal_storage(tmp_path, study_name):
+    kill_one_worker_mid_trial(str(tmp_path / "kill.journal"), study_name)
+
+
+@pytest.mark.postgres
+def test_worker_killed_mid_trial_on_postgres(postgres_study):
+    url, name = postgres_study
+    kill_one_worker_mid_trial(url, name)

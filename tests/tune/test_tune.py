@@ -1,0 +1,185 @@
+"""lrkit.tune end to end on tiny objectives: search, divergence as PRUNED, budget, resume,
+storages, and interoperability with plain Optuna and optuna-dashboard."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+
+import optuna
+import pytest
+
+import lrkit
+from lrkit.tuning import tune
+
+STEPS = 40
+
+
+def gd_objective(trial):
+    """Gradient descent on f(w) = w**2 from w=3: diverges for lr > 1, best near lr = 0.5."""
+    w = 3.0
+    for step in range(STEPS):
+        w -= trial.lr * 2 * w
+        trial.report(step, w * w)
+    return w * w + 0.01 * abs(math.log10(trial.lr / 0.5))
+
+
+def test_lrkit_tune_is_the_function():
+    assert lrkit.tune is tune
+    result = lrkit.tune(gd_objective, n_trials=10, total_steps=STEPS, lr_range=(1e-4, 10.0))
+    assert 0.25 < result.best_lr < 0.9
+    assert result.study.best_trial.params["lr"] == result.best_lr
+    assert len(result.trials) == 10
+
+
+def test_divergence_is_pruned_with_its_rate_never_failed():
+    result = tune(gd_objective, n_trials=12, total_steps=STEPS, lr_range=(1e-4, 10.0), start=3.0)
+    states = {t.state for t in result.study.trials}
+    assert optuna.trial.TrialState.FAIL not in states
+    diverged = [t for t in result.study.trials if t.user_attrs.get("lrkit:diverged")]
+    assert diverged and all(t.state == optuna.trial.TrialState.PRUNED for t in diverged)
+    assert all(t.params["lr"] > 1.0 for t in diverged)
+    assert all(t.value == math.inf for t in diverged)  # its value is recorded, not lost
+    # a diverging run stops within a few steps instead of running to the end
+    assert all(t.user_attrs["lrkit:steps"] < STEPS for t in diverged)
+
+
+def test_non_finite_final_value_counts_as_divergence():
+    def objective(trial):
+        return math.nan if trial.lr > 0.1 else trial.lr
+
+    result = tune(objective, n_trials=4, lr_range=(1e-3, 1.0), start=0.5)
+    assert result.counts.get("diverged", 0) >= 1
+    assert result.best_lr <= 0.1
+
+
+def test_objective_errors_fail_the_trial_and_propagate():
+    def objective(trial):
+        raise RuntimeError("bug in user code")
+
+    with pytest.raises(RuntimeError, match="bug in user code"):
+        tune(objective, n_trials=3, lr_range=(1e-3, 1.0), storage=None, study_name="boom")
+
+
+@pytest.mark.parametrize("budget", [1.0, 2.5, 4.0])
+def test_budget_in_full_run_equivalents_is_never_exceeded(budget):
+    result = tune(gd_objective, budget=budget, total_steps=STEPS, lr_range=(1e-4, 10.0))
+    steps = sum(t.user_attrs["lrkit:steps"] for t in result.study.trials)
+    assert steps <= budget * STEPS
+    assert steps >= (budget - 0.05) * STEPS  # and it is used
+    assert result.cost == pytest.approx(steps / STEPS)
+
+
+def test_same_budget_for_the_optuna_baselines():
+    for sampler, pruner in (("tpe", "median"), ("random", "none")):
+        result = tune(gd_objective, budget=3.0, total_steps=STEPS, lr_range=(1e-4, 10.0),
+                      sampler=sampler, pruner=pruner, seed=0)
+        assert result.cost <= 3.0 + 1e-9
+
+
+def test_rerun_resumes_the_study(tmp_path):
+    storage = str(tmp_path / "study.journal")
+    first = tune(gd_objective, n_trials=4, total_steps=STEPS, storage=storage, study_name="s")
+    again = tune(gd_objective, n_trials=7, total_steps=STEPS, storage=storage, study_name="s")
+    assert len(first.trials) == 4
+    assert len(again.trials) == 7
+    numbers = [r["number"] for r in again.trials]
+    assert numbers == list(range(7))
+    done = tune(gd_objective, n_trials=7, total_steps=STEPS, storage=storage, study_name="s")
+    assert len(done.trials) == 7  # nothing left to do
+
+
+def _journal_worker(path: str, name: str) -> None:
+    tune(gd_objective, n_trials=12, total_steps=STEPS, storage=path, study_name=name,
+         lr_range=(1e-4, 10.0))
+
+
+def test_several_processes_share_one_journal_study(tmp_path):
+    path = str(tmp_path / "shared.journal")
+    tune(gd_objective, n_trials=1, total_steps=STEPS, storage=path, study_name="shared")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_journal_worker, args=(path, "shared")) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    study = optuna.load_study(study_name="shared", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(path)))
+    finished = [t for t in study.trials if t.state.is_finished()]
+    assert len(finished) == len(study.trials)
+    assert 12 <= len(study.trials) <= 13  # two workers may each start the last trial
+
+
+def test_sqlite_url_and_plain_optuna_load_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tune.db'}"
+    result = tune(gd_objective, n_trials=5, total_steps=STEPS, storage=url, study_name="sq",
+                  metadata={"note": "from a test"})
+    study = optuna.load_study(study_name="sq", storage=url)
+    assert len(study.trials) == 5
+    assert study.user_attrs["note"] == "from a test"
+    assert study.user_attrs["lrkit:total_steps"] == STEPS
+    assert study.best_trial.params["lr"] == result.best_lr
+
+
+def test_optuna_dashboard_reads_an_lrkit_journal_study(tmp_path):
+    from optuna_dashboard._inmemory_cache import InMemoryCache
+    from optuna_dashboard._storage import get_studies, get_trials
+    from optuna_dashboard._storage_url import get_storage
+
+    path = str(tmp_path / "dash.journal")
+    tune(gd_objective, n_trials=4, total_steps=STEPS, storage=path, study_name="dash")
+    storage = get_storage(path)
+    studies = get_studies(storage)
+    assert [s.study_name for s in studies] == ["dash"]
+    trials = get_trials(InMemoryCache(), storage, studies[0]._study_id)
+    assert len(trials) == 4 and all("lr" in t.params for t in trials)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({}, "n_trials"), ({"n_trials": 0}, "n_trials"), ({"n_trials": 2, "lr_range": (1.0, 0.1)}, "lr_range"),
+     ({"n_trials": 2, "lr_range": (-1, 1)}, "lr_range"), ({"budget": 2.0}, "total_steps"),
+     ({"n_trials": 2, "sampler": "grid"}, "sampler"), ({"n_trials": 2, "pruner": "hyperband"}, "pruner"),
+     ({"n_trials": 2, "storage": 3}, "storage")],
+)
+def test_bad_arguments_name_the_argument(kwargs, name):
+    with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
+        tune(gd_objective, **kwargs)
+
+
+def test_objective_must_be_callable():
+    with pytest.raises(TypeError, match="`objective`"):
+        tune("not a function", n_trials=1)
+
+
+def test_extra_dimensions_are_searched_too():
+    def objective(trial):
+        family = trial.suggest_categorical("schedule", ["constant", "decay"])
+        value = gd_objective(trial)
+        return value + (0.5 if family == "constant" else 0.0)
+
+    result = tune(objective, n_trials=14, total_steps=STEPS, lr_range=(1e-4, 10.0), seed=0)
+    assert result.best_params["schedule"] == "decay"
+    assert set(result.best_params) == {"lr", "schedule"}
+
+
+def test_problem_objective_matches_problems_train():
+    from lrkit.problems import train
+    from lrkit.tuning import problem_objective
+
+    result = tune(problem_objective("quadratic", steps=30), n_trials=1, total_steps=30,
+                  lr_range=(1e-3, 1.0), start=0.03, pruner="none")
+    assert result.best_value == pytest.approx(train("quadratic", 0.03, steps=30).held_out, rel=1e-6)
+
+
+def test_plot_marks_pruned_and_diverged(tmp_path):
+    from lrkit.tuning import plot_trials
+
+    result = tune(gd_objective, n_trials=10, total_steps=STEPS, lr_range=(1e-4, 10.0), start=3.0)
+    ax = plot_trials(result)
+    labels = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert "diverged" in labels and "complete" in labels
+    path = tmp_path / "t.png"
+    ax.figure.savefig(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
