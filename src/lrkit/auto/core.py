@@ -1,0 +1,268 @@
+"""The hands-off algorithm: find the stability edge, race peak rates below it on the
+schedule compressed to a short horizon, then train once at the winner.
+
+It is framework-agnostic: it drives a :class:`Session` (one update at a given rate, an
+evaluation on held-back batches, snapshot and restore) and never imports torch. The
+cost of every phase is charged to a :class:`~lrkit.auto.budget.Meter` whose limit is
+``floor(budget * steps)`` loss-function calls, so the total can never exceed it.
+
+Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps``:
+
+1. edge: a geometric range test (``edge_steps`` updates at most, about a quarter of
+   ``extra``) finds the rate where training blows up, ``edge``.
+2. race: ``len(factors)`` candidates ``edge * f`` (half a decade apart) each run the
+   schedule compressed to ``horizon`` steps from the same snapshot on the same batches,
+   and are scored on held-back batches. A parabola through the winner and its
+   neighbours (in log rate) refines it between grid points.
+3. final: the winner, corrected for the short horizon (``lr * (horizon / steps) **
+   horizon_exponent``), trains the model for ``steps`` steps on the full schedule. If the
+   loss turns non-finite, training resumes from the last checkpoint at half the scale,
+   while budget lasts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from lrkit._validation import check_int, check_positive, check_real
+from lrkit.auto.budget import Meter
+from lrkit.auto.edge import Edge, find_edge
+from lrkit.auto.race import compressed_multipliers, parabola_minimum
+
+
+class Session(Protocol):
+    """What the algorithm needs from a framework adapter.
+
+    ``step(lr)`` performs one training update with every group at ``lr`` times its
+    base ratio and returns the training loss (one loss-function call); ``evaluate()``
+    returns the loss on held-back batches and costs ``eval_cost`` calls; ``snapshot()``
+    returns a token that ``restore(token)`` puts back exactly (weights, optimizer
+    state, random generators and the position in the data).
+    """
+
+    eval_cost: int
+
+    def step(self, lr: float) -> float: ...
+
+    def evaluate(self) -> float: ...
+
+    def snapshot(self) -> Any: ...
+
+    def restore(self, token: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One entry of the history: the phase, what was decided and why, with the numbers."""
+
+    phase: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Knobs of the search (the defaults are the measured ones; see docs/auto.md)."""
+
+    edge_start: float = 1e-6
+    edge_end: float = 10.0
+    edge_fraction: float = 0.25
+    edge_min_steps: int = 12
+    edge_max_steps: int = 48
+    factors: tuple[float, ...] = (10**-0.5, 10**-1.0, 10**-1.5, 10**-2.0)
+    min_horizon: int = 8
+    horizon_exponent: float = 0.0
+    fallback_fraction: float = 0.1
+    checkpoints: int = 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the algorithm decided and what the final run did."""
+
+    lr: float
+    edge: Edge | None
+    candidates: tuple[tuple[float, float], ...]
+    horizon: int
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]
+    steps: int
+    spent: int
+    limit: int
+    by_phase: dict[str, int]
+    history: tuple[Decision, ...]
+    final_scale: float
+
+
+def plan_search(steps: int, budget: float, eval_cost: int, settings: Settings) -> tuple[int, int, int]:
+    """``(limit, edge_steps, horizon)`` for a run of ``steps`` under ``budget``.
+
+    ``horizon`` is 0 when the budget cannot pay for a race of at least two candidates of
+    ``settings.min_horizon`` steps; ``edge_steps`` is 0 when it cannot even pay for the edge.
+    """
+    limit = int(math.floor(budget * steps + 1e-9))
+    extra = limit - steps
+    edge_steps = int(min(settings.edge_max_steps, max(settings.edge_min_steps,
+                                                         round(settings.edge_fraction * extra))))
+    if extra < edge_steps:
+        return limit, 0, 0
+    per_candidate = (extra - edge_steps) // len(settings.factors)
+    horizon = per_candidate - eval_cost
+    if horizon < settings.min_horizon:
+        return limit, edge_steps, 0
+    return limit, edge_steps, horizon
+
+
+def run_auto(
+    session: Session,
+    steps: int,
+    schedule: Callable[[int], float],
+    *,
+    budget: float = 1.5,
+    settings: Settings | None = None,
+) -> Outcome:
+    """Search a peak rate and train ``steps`` steps at it on ``schedule``; see the module doc."""
+    steps = check_int("steps", steps, minimum=1)
+    budget = check_real("budget", budget)
+    if budget < 1.0:
+        raise ValueError(f"`budget` must be >= 1 (the final run alone costs one run), but got budget={budget!r}")
+    settings = settings or Settings()
+    eval_cost = check_int("eval_cost", session.eval_cost, minimum=0)
+    limit, edge_steps, horizon = plan_search(steps, budget, eval_cost, settings)
+    meter = Meter(limit)
+    history: list[Decision] = []
+    start = session.snapshot()
+
+    def counted_step(phase: str) -> Callable[[float], float]:
+        def step(lr: float) -> float:
+            meter.charge(1, phase)
+            return float(session.step(lr))
+        return step
+
+    # 1. the stability edge
+    edge: Edge | None = None
+    if edge_steps:
+        edge = find_edge(counted_step("edge"), start=settings.edge_start, end=settings.edge_end,
+                         num=edge_steps)
+        session.restore(start)
+        history.append(Decision(
+            "edge",
+            f"range test over {edge.steps} steps: loss blew up from lr={edge.top:.3g}"
+            if edge.diverged else f"range test over {edge.steps} steps never blew up; "
+            f"lowest loss at lr={edge.top:.3g}",
+            {"top": edge.top, "diverged": edge.diverged, "steps": edge.steps,
+             "suggestion": edge.suggestion},
+        ))
+
+    # 2. race candidates below the edge on the compressed schedule
+    candidates: list[tuple[float, float]] = []
+    if edge is None:
+        raise ValueError(
+            f"`budget` must leave room for a search (at least {settings.edge_min_steps} extra "
+            f"steps beyond the {steps} of the run), but got budget={budget!r}"
+        )
+    if horizon:
+        multipliers = compressed_multipliers(schedule, steps=steps, horizon=horizon)
+        for factor in settings.factors:
+            lr = edge.top * factor
+            score = _race_one(session, meter, lr, multipliers)
+            session.restore(start)
+            candidates.append((lr, score))
+        chosen = _pick(candidates)
+        corrected = chosen * (horizon / steps) ** settings.horizon_exponent
+        history.append(Decision(
+            "race",
+            f"raced {len(candidates)} rates over {horizon} compressed steps; best held-back loss "
+            f"at lr={chosen:.3g}" + (f", corrected for the short horizon to {corrected:.3g}"
+                                      if corrected != chosen else ""),
+            {"horizon": horizon, "candidates": [list(c) for c in candidates], "winner": chosen,
+             "lr": corrected},
+        ))
+        lr = corrected
+    else:
+        lr = edge.top * settings.fallback_fraction
+        history.append(Decision(
+            "race", f"budget too small to race; using {settings.fallback_fraction} x edge = {lr:.3g}",
+            {"lr": lr},
+        ))
+
+    # 3. the final run
+    lrs, losses, scale = _final_run(session, meter, lr, schedule, steps, settings, history)
+    return Outcome(
+        lr=lr, edge=edge, candidates=tuple(candidates), horizon=horizon, lrs=tuple(lrs),
+        losses=tuple(losses), steps=steps, spent=meter.spent, limit=limit,
+        by_phase=dict(meter.by_phase), history=tuple(history), final_scale=scale,
+    )
+
+
+def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float]) -> float:
+    for m in multipliers:
+        meter.charge(1, "race")
+        if not math.isfinite(float(session.step(lr * m))):
+            return math.inf
+    meter.charge(session.eval_cost, "race")
+    score = float(session.evaluate())
+    return score if math.isfinite(score) else math.inf
+
+
+def _pick(candidates: Sequence[tuple[float, float]]) -> float:
+    lrs = np.array([c[0] for c in candidates])
+    scores = np.array([c[1] for c in candidates])
+    if not np.isfinite(scores).any():
+        return float(lrs.min()) * 0.1
+    order = np.argsort(lrs)
+    lrs, scores = lrs[order], scores[order]
+    best = int(np.argmin(scores))
+    if 0 < best < len(lrs) - 1:
+        refined = parabola_minimum(np.log(lrs[best - 1:best + 2]), scores[best - 1:best + 2])
+        if refined is not None:
+            return float(math.exp(refined))
+    return float(lrs[best])
+
+
+def _final_run(
+    session: Session,
+    meter: Meter,
+    lr: float,
+    schedule: Callable[[int], float],
+    steps: int,
+    settings: Settings,
+    history: list[Decision],
+) -> tuple[list[float], list[float], float]:
+    every = max(1, steps // settings.checkpoints)
+    scale = 1.0
+    lrs: list[float] = []
+    losses: list[float] = []
+    checkpoint = (0, session.snapshot())
+    t = 0
+    while t < steps:
+        if not meter.can_afford(1):
+            history.append(Decision("final", f"budget spent at step {t} of {steps}; stopped there",
+                                    {"step": t}))
+            break
+        rate = lr * scale * float(schedule(t))
+        meter.charge(1, "final")
+        loss = float(session.step(rate))
+        if not math.isfinite(loss):
+            back, token = checkpoint
+            session.restore(token)
+            del lrs[back:], losses[back:]
+            scale *= 0.5
+            history.append(Decision(
+                "final", f"loss turned {loss} at step {t}; resumed from step {back} at half the rate",
+                {"step": t, "resumed_at": back, "scale": scale},
+            ))
+            t = back
+            continue
+        lrs.append(rate)
+        losses.append(loss)
+        t += 1
+        if t % every == 0 and t < steps:
+            checkpoint = (t, session.snapshot())
+    check_positive("lr", lr)
+    return lrs, losses, scale

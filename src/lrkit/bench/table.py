@@ -1,0 +1,78 @@
+"""Tables of a :class:`~lrkit.bench.runner.BenchResult`: plain text for the terminal and
+a Markdown section for ``docs/benchmarks/auto.md``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lrkit.bench.runner import BenchResult
+
+
+def _ratio(value: float) -> str:
+    return "diverged" if math.isinf(value) else f"{value:.3f}"
+
+
+def rows(result: BenchResult) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows: one row per problem (ratio per method), then the summaries."""
+    headers = ["problem"] + list(result.methods)
+    body: list[list[Any]] = []
+    for problem in result.problems:
+        body.append([problem] + [_ratio(result.cell(problem, m).ratio) for m in result.methods])
+    summaries = {m: result.summary(m) for m in result.methods}
+    body.append(["geometric mean"] + [_ratio(summaries[m]["geomean_ratio"]) for m in result.methods])
+    body.append(["worst"] + [_ratio(summaries[m]["worst_ratio"]) for m in result.methods])
+    n = len(result.problems)
+    body.append([f"within 1.15x (of {n})"] + [summaries[m]["within_1.15"] for m in result.methods])
+    body.append(["cost (runs)"] + [f"{summaries[m]['cost_runs']:.2f}" for m in result.methods])
+    return headers, body
+
+
+def text_table(result: BenchResult) -> str:
+    from lrkit.cli._common import format_table
+
+    headers, body = rows(result)
+    return format_table(headers, body)
+
+
+def markdown(result: BenchResult, *, title: str = "lrkit auto against other ways of picking the rate",
+             command: str = "", plot: str | None = None) -> str:
+    """A Markdown section: the table, what the numbers mean, the targets and how they fared."""
+    headers, body = rows(result)
+    lines = [f"## {title}", ""]
+    if command:
+        lines += [f"Produced by `{command}`.", ""]
+    lines += [
+        f"Held-out loss ratio to the best of a 4-per-decade grid of full runs (lower is better, "
+        f"1.000 = as good as the grid's best); every figure is a mean over {len(result.seeds)} "
+        f"seeds (model initialisation and data order). Cost is in full runs: every call of "
+        f"the loss function counted, evaluation included.",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
+    for row in body:
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    lines.append("")
+    if "auto" in result.methods:
+        s = result.summary("auto")
+        others = [m for m in result.methods if m != "auto"]
+        best_other = min((result.summary(m)["geomean_ratio"] for m in others), default=math.inf)
+        checks = [
+            ("geometric mean <= 1.05", s["geomean_ratio"] <= 1.05, _ratio(s["geomean_ratio"])),
+            ("no problem above 1.15", s["worst_ratio"] <= 1.15, _ratio(s["worst_ratio"])),
+            ("cost <= 1.5 runs", s["cost_runs"] <= 1.5 + 1e-9, f"{s['cost_runs']:.2f}"),
+            ("better geometric mean than every other method", s["geomean_ratio"] < best_other,
+             f"{_ratio(s['geomean_ratio'])} vs {_ratio(best_other)}"),
+        ]
+        lines += ["Targets for lrkit auto:", ""]
+        lines += [f"- {name}: {'met' if ok else 'NOT met'} ({value})" for name, ok, value in checks]
+        lines.append("")
+    lines += ["Grid reference (best rate, best mean held-out loss):", ""]
+    for problem in result.problems:
+        cell = result.cell(problem, result.methods[0])
+        lines.append(f"- {problem}: lr={cell.grid_best_lr:.3g}, loss={cell.grid_best:.4g}")
+    lines.append("")
+    if plot:
+        lines += [f"![ratios]({plot})", ""]
+    return "\n".join(lines)

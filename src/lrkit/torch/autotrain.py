@@ -1,0 +1,276 @@
+"""``autotrain``: train a PyTorch model hands-off at a searched rate, within a hard budget.
+
+The torch side is thin: a :class:`TorchSession` gives the framework-agnostic algorithm in
+:mod:`lrkit.auto` one update at a rate, an evaluation on held-back batches, and exact
+snapshots (weights, optimizer state, random generators, position in the data). Every call
+of ``loss_fn`` goes through one counter that refuses to pass ``floor(budget * steps)``.
+
+>>> import torch
+>>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+<torch._C.Generator object at ...>
+>>> x = torch.randn(256, 4); y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+>>> data = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 256, 32)]
+>>> model = torch.nn.Linear(4, 1)
+>>> def loss_fn(model, batch):
+...     inputs, targets = batch
+...     return torch.nn.functional.mse_loss(model(inputs).squeeze(-1), targets)
+>>> result = autotrain(model, lambda p, lr: torch.optim.SGD(p, lr=lr), loss_fn, data, 200, seed=0)
+>>> result.steps_spent <= 300 and result.losses[-1] < 0.01
+True
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrkit._progress import progress_bar
+from lrkit._validation import check_callable, check_int, check_positive, check_real
+from lrkit.auto.budget import BudgetExceeded
+from lrkit.auto.core import Decision, Settings, run_auto
+from lrkit.torch.groups import read_base_lrs, set_lrs
+from lrkit.torch.state import Snapshot
+
+
+@dataclass(frozen=True)
+class AutoResult:
+    """What ``autotrain`` chose and did.
+
+    Attributes:
+        lr: the chosen peak rate (the ``lr`` given to ``make_optimizer``; groups keep
+            their ratios to it).
+        lrs: the rate realised at each step of the final run (group 0).
+        losses: the training loss at each step of the final run.
+        steps: the steps of the final run asked for.
+        steps_spent: every ``loss_fn`` call made, search and evaluation included.
+        budget_steps: the limit, ``floor(budget * steps)``.
+        edge_lr: the stability edge found by the range test (None if not run).
+        candidates: ``(lr, held-back loss)`` of every raced rate.
+        history: the decisions taken, in order, each with its reason.
+        by_phase: ``loss_fn`` calls per phase (edge, race, final).
+        optimizer: the optimizer that trained the model (its state is the final one).
+    """
+
+    lr: float
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]
+    steps: int
+    steps_spent: int
+    budget_steps: int
+    edge_lr: float | None
+    candidates: tuple[tuple[float, float], ...]
+    history: tuple[Decision, ...]
+    by_phase: dict[str, int]
+    optimizer: Any = field(repr=False, compare=False)
+
+    @property
+    def runs(self) -> float:
+        """The cost in runs: ``steps_spent / steps``."""
+        return self.steps_spent / self.steps
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (no tensors, no optimizer)."""
+        return {
+            "lr": self.lr,
+            "steps": self.steps,
+            "steps_spent": self.steps_spent,
+            "budget_steps": self.budget_steps,
+            "runs": self.runs,
+            "edge_lr": self.edge_lr,
+            "candidates": [list(c) for c in self.candidates],
+            "by_phase": dict(self.by_phase),
+            "history": [{"phase": d.phase, "message": d.message, "data": d.data}
+                        for d in self.history],
+            "lrs": list(self.lrs),
+            "losses": list(self.losses),
+        }
+
+
+class _Tape:
+    """Batches from ``data`` (cycled when it ends), the first ``keep`` kept for replay."""
+
+    def __init__(self, data: Iterable[Any], keep: int) -> None:
+        self._data = data
+        self._iterator: Iterator[Any] = iter(data)
+        self._kept: list[Any] = []
+        self._keep = keep
+        self._streamed = 0
+
+    def _next(self) -> Any:
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self._iterator = iter(self._data)
+            try:
+                return next(self._iterator)
+            except StopIteration:
+                raise ValueError("`data` must yield at least one batch, but got an empty iterable") from None
+
+    def take(self, n: int) -> list[Any]:
+        """The next ``n`` batches of the stream, removed from it (held back for evaluation)."""
+        return [self._next() for _ in range(n)]
+
+    def get(self, index: int) -> Any:
+        if index < self._keep:
+            while len(self._kept) <= index:
+                self._kept.append(self._next())
+            return self._kept[index]
+        return self._next()
+
+
+class TorchSession:
+    """The :class:`lrkit.auto.core.Session` of a torch model, optimizer and data stream."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+        tape: _Tape,
+        val_batches: list[Any],
+        limit: int,
+        *,
+        clip_grad_norm: float | None = None,
+        bar: Any = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.tape = tape
+        self.val_batches = val_batches
+        self.eval_cost = len(val_batches)
+        self.base_lrs = read_base_lrs(optimizer)
+        self.limit = limit
+        self.calls = 0
+        self.cursor = 0
+        self.clip_grad_norm = clip_grad_norm
+        self.bar = bar
+
+    def _loss(self, batch: Any) -> torch.Tensor:
+        # the one place loss_fn is called: the budget is enforced here, structurally
+        if self.calls >= self.limit:
+            raise BudgetExceeded(f"loss_fn call {self.calls + 1} would exceed the budget of {self.limit}")
+        self.calls += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        loss = self.loss_fn(self.model, batch)
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise TypeError(f"`loss_fn` must return a scalar tensor, but got {type(loss).__name__}"
+                            + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
+        return loss.reshape(())
+
+    def step(self, lr: float) -> float:
+        self.model.train()
+        batch = self.tape.get(self.cursor)
+        self.cursor += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self._loss(batch)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            return value
+        loss.backward()
+        if self.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+        set_lrs(self.optimizer, [base * lr for base in self.base_lrs])
+        self.optimizer.step()
+        return value
+
+    def evaluate(self) -> float:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                total = sum(float(self._loss(batch)) for batch in self.val_batches)
+        finally:
+            self.model.train(was_training)
+        return total / max(1, len(self.val_batches))
+
+    def snapshot(self) -> tuple[Snapshot, int]:
+        return Snapshot.take(self.model, self.optimizer), self.cursor
+
+    def restore(self, token: tuple[Snapshot, int]) -> None:
+        snapshot, cursor = token
+        snapshot.restore(self.model, self.optimizer)
+        self.cursor = cursor
+
+
+def default_schedule(steps: int) -> Any:
+    """lrkit's default shape: linear warmup over the first 5% of steps, then cosine to 0."""
+    from lrkit.auto import default_schedule as core_default
+
+    return core_default(steps)
+
+
+def autotrain(
+    model: torch.nn.Module,
+    make_optimizer: Callable[[Any, float], torch.optim.Optimizer],
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    data: Iterable[Any],
+    steps: int,
+    *,
+    schedule: Callable[[int], float] | None = None,
+    budget: float = 1.5,
+    seed: int | None = None,
+    val_batches: int = 4,
+    clip_grad_norm: float | None = None,
+    progress: bool = False,
+    settings: Settings | None = None,
+) -> AutoResult:
+    """Search a peak rate and train ``model`` in place for ``steps`` steps, spending at most
+    ``floor(budget * steps)`` calls of ``loss_fn`` in all.
+
+    ``make_optimizer(params, lr)`` builds any torch optimizer (groups may scale ``lr``;
+    their ratios are kept). ``loss_fn(model, batch)`` returns a scalar tensor. ``data`` is
+    any iterable of batches (cycled when it ends); the first ``val_batches`` batches are
+    held back and only ever evaluated, to score the raced rates. ``schedule`` is the shape
+    (an lrkit schedule or any ``step -> multiplier``), by default linear warmup over 5% of
+    the steps then cosine decay to 0. The same ``seed`` and data give the same result.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"`model` must be a torch.nn.Module, but got model={model!r}")
+    check_callable("make_optimizer", make_optimizer)
+    check_callable("loss_fn", loss_fn)
+    steps = check_int("steps", steps, minimum=1)
+    budget = check_real("budget", budget)
+    val_batches = check_int("val_batches", val_batches, minimum=1)
+    if clip_grad_norm is not None:
+        clip_grad_norm = check_positive("clip_grad_norm", clip_grad_norm)
+    if schedule is None:
+        schedule = default_schedule(steps)
+    check_callable("schedule", schedule)
+    if seed is not None:
+        seed = check_int("seed", seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+    settings = settings or Settings()
+    limit = int(math.floor(budget * steps + 1e-9))
+    optimizer = make_optimizer(model.parameters(), 1.0)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"`make_optimizer` must return a torch.optim.Optimizer, but got {optimizer!r}")
+    tape = _Tape(data, keep=max(settings.edge_max_steps, steps // 4 + 1))
+    held_back = tape.take(val_batches)
+    with progress_bar(limit, "lrkit auto", progress) as bar:
+        session = TorchSession(model, optimizer, loss_fn, tape, held_back, limit,
+                               clip_grad_norm=clip_grad_norm, bar=bar)
+        outcome = run_auto(session, steps, schedule, budget=budget, settings=settings)
+    model.train()
+    return AutoResult(
+        lr=outcome.lr,
+        lrs=tuple(r * session.base_lrs[0] for r in outcome.lrs),
+        losses=outcome.losses,
+        steps=steps,
+        steps_spent=session.calls,
+        budget_steps=limit,
+        edge_lr=outcome.edge.top if outcome.edge is not None else None,
+        candidates=outcome.candidates,
+        history=outcome.history,
+        by_phase=outcome.by_phase,
+        optimizer=optimizer,
+    )
