@@ -8,6 +8,8 @@ True
 Importing this package does not import torch; building or training a problem does.
 """
 
+from typing import Any
+
 from lrkit.problems.base import Problem, get, names, register
 from lrkit.problems.grid import GridResult, grid_search
 from lrkit.problems.train import TrainResult, default_schedule, evaluate_lr, train
@@ -20,7 +22,18 @@ __all__ = [
     "evaluate_lr",
     "get",
     "grid_search",
+    "make_quadratic",
     "names",
+    "quadratic_hessian_eigenvalues",
     "register",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # these import torch, so they load on first use
+    if name in ("make_quadratic", "quadratic_hessian_eigenvalues"):
+        from lrkit.problems import quadratic
+
+        return getattr(quadratic, name)
+    raise AttributeError(f"module 'lrkit.problems' has no attribute {name!r}")

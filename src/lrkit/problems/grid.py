@@ -31,7 +31,6 @@ import math
 import os
 import re
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
