@@ -202,6 +202,7 @@ class SweepResult:
             (``None`` when nothing on the grid diverged).
         theory: reference rates by label (``"1/L"``, ``"2/(L+mu)"``, ``"2/L"`` for gradient
             descent on objectives with known ``L`` and ``mu``), empty otherwise.
+        theory_gaps: the final gap of a run at exactly each theoretical rate.
         spacing: the grid's ratio between neighbouring rates.
     """
 
@@ -218,6 +219,7 @@ class SweepResult:
     good_range: tuple[float, float]
     max_stable_lr: float | None
     theory: dict[str, float] = field(default_factory=dict)
+    theory_gaps: dict[str, float] = field(default_factory=dict)
     spacing: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,6 +233,7 @@ class SweepResult:
             "good_range": list(self.good_range),
             "max_stable_lr": self.max_stable_lr,
             "theory": dict(self.theory),
+            "theory_gaps": dict(self.theory_gaps),
             "initial_gap": self.initial_gap,
             "spacing": self.spacing,
             "lrs": self.lrs.tolist(),
@@ -294,7 +297,7 @@ def sweep(objective: Objective | str, optimizer: Any = "gd", *,
         num = check_int("num", num, minimum=2)
         grid = default_lrs(objective, name, num)
     else:
-        grid = np.sort(np.asarray(lrs, dtype=float).ravel())
+        grid = np.sort([check_positive("lrs", lr) for lr in np.ravel(lrs)])
         if grid.size < 2:
             _fail("lrs", "at least two rates", lrs)
     opt = _as_optimizer(optimizer, grid, hyperparameters)
@@ -303,6 +306,13 @@ def sweep(objective: Objective | str, optimizer: Any = "gd", *,
     diverged = np.asarray(trajectory.diverged)
     initial = float(trajectory.gaps[0, 0])
     zones, best, low, high = _zones(grid, initial, finals, diverged, good_fraction)
+    theory_rates = _theory_rates(objective, opt)
+    theory_gaps: dict[str, float] = {}
+    if theory_rates:
+        exact = run(objective, dataclasses.replace(opt, lr=np.array(list(theory_rates.values()))),
+                    steps=steps, seed=seed)
+        theory_gaps = dict(zip(theory_rates, map(float, _final(exact.gaps, objective.stochastic)),
+                               strict=True))
     above = np.nonzero(diverged[best:])[0]
     max_stable = float(grid[best + above[0] - 1]) if above.size and above[0] > 0 else None
     return SweepResult(
@@ -318,7 +328,8 @@ def sweep(objective: Objective | str, optimizer: Any = "gd", *,
         best_gap=float(finals[best]),
         good_range=(float(grid[low]), float(grid[high])),
         max_stable_lr=max_stable,
-        theory=_theory_rates(objective, opt),
+        theory=theory_rates,
+        theory_gaps=theory_gaps,
         spacing=float(np.exp(np.mean(np.diff(np.log(grid))))),
     )
 
@@ -369,7 +380,7 @@ def path(objective: Objective | str, optimizer: Any = "adam",
     True
     """
     objective = _as_objective(objective)
-    rates = np.asarray(list(lrs), dtype=float).ravel()
+    rates = np.array([check_positive("lrs", lr) for lr in lrs], dtype=float)
     if rates.size == 0:
         _fail("lrs", "at least one rate", lrs)
     opt = _as_optimizer(optimizer, rates, hyperparameters)
