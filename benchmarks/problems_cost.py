@@ -105,7 +105,9 @@ def main() -> None:
     for name in names:
         problem = problems.get(name)
         start = time.perf_counter()
-        result = grid_search(problem, seeds=SEEDS, per_decade=PER_DECADE, progress=sys.stderr.isatty())
+        result = grid_search(
+            problem, seeds=SEEDS, per_decade=PER_DECADE, progress=sys.stderr.isatty()
+        )
         grid_seconds = time.perf_counter() - start
         initial = statistics.mean(problem.evaluate(problem.make_model(s)) for s in SEEDS)
         default_index = int(np.argmin(np.abs(np.log(result.lrs / problem.default_lr))))

@@ -7,8 +7,9 @@ import torch
 from lrkit.problems import Problem
 
 
-def tiny_regression(*, nan_at_call=None, nan_seed=None, evaluate_nan=False, groups=False,
-                    keep=None, name="tiny"):
+def tiny_regression(
+    *, nan_at_call=None, nan_seed=None, evaluate_nan=False, groups=False, keep=None, name="tiny"
+):
     """Linear regression on 64 fixed points; options inject failures or record the optimizer."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(64, 3, generator=generator)
@@ -23,7 +24,9 @@ def tiny_regression(*, nan_at_call=None, nan_seed=None, evaluate_nan=False, grou
     def make_optimizer(params, lr):
         params = list(params)
         if groups:
-            opt = torch.optim.SGD([{"params": params[:1], "lr": lr}, {"params": params[1:], "lr": lr / 10}])
+            opt = torch.optim.SGD(
+                [{"params": params[:1], "lr": lr}, {"params": params[1:], "lr": lr / 10}]
+            )
         else:
             opt = torch.optim.SGD(params, lr=lr)
         if keep is not None:
@@ -33,7 +36,11 @@ def tiny_regression(*, nan_at_call=None, nan_seed=None, evaluate_nan=False, grou
     def loss_fn(model, batch):
         calls["n"] += 1
         loss = (model(batch[0]) - batch[1]).pow(2).mean()
-        if nan_at_call is not None and calls["n"] == nan_at_call + 1 and nan_seed in (None, calls["seed"]):
+        if (
+            nan_at_call is not None
+            and calls["n"] == nan_at_call + 1
+            and nan_seed in (None, calls["seed"])
+        ):
             return loss * math.nan
         return loss
 
@@ -48,6 +55,15 @@ def tiny_regression(*, nan_at_call=None, nan_seed=None, evaluate_nan=False, grou
             value = float((model(x) - y).pow(2).mean())
         return math.nan if evaluate_nan else value
 
-    return Problem(name=name, description="tiny linear regression", make_model=make_model,
-                   make_optimizer=make_optimizer, loss_fn=loss_fn, batches=batches,
-                   evaluate=evaluate, steps=20, default_lr=0.01, optimizer="sgd")
+    return Problem(
+        name=name,
+        description="tiny linear regression",
+        make_model=make_model,
+        make_optimizer=make_optimizer,
+        loss_fn=loss_fn,
+        batches=batches,
+        evaluate=evaluate,
+        steps=20,
+        default_lr=0.01,
+        optimizer="sgd",
+    )

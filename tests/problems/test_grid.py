@@ -14,8 +14,15 @@ from lrkit.schedules import constant
 
 
 def tiny_quadratic(**kwargs):
-    options = {"dim": 4, "n_train": 32, "n_held_out": 32, "steps": 30, "batch_size": None,
-               "condition": 10.0, "curvature": 10.0}
+    options = {
+        "dim": 4,
+        "n_train": 32,
+        "n_held_out": 32,
+        "steps": 30,
+        "batch_size": None,
+        "condition": 10.0,
+        "curvature": 10.0,
+    }
     options.update(kwargs)
     return make_quadratic(**options)
 
@@ -65,7 +72,11 @@ def test_second_call_is_a_cache_hit(tmp_path, counted):
     assert len(counted) == runs  # nothing trained again
     np.testing.assert_array_equal(first.lrs, second.lrs)
     np.testing.assert_array_equal(first.losses, second.losses)
-    assert (first.best_lr, first.best_loss, first.schedule) == (second.best_lr, second.best_loss, second.schedule)
+    assert (first.best_lr, first.best_loss, first.schedule) == (
+        second.best_lr,
+        second.best_loss,
+        second.schedule,
+    )
     files = list(tmp_path.glob("*.json"))
     assert len(files) == 1 and files[0].name.startswith("quadratic-k10-full-")
     assert not list(tmp_path.glob("*.tmp"))
@@ -91,8 +102,13 @@ def test_a_changed_problem_does_not_read_a_stale_grid(tmp_path):
 def test_no_cache_for_none_or_a_schedule_without_text(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     grid_search(tiny_quadratic(), seeds=(0,), per_decade=1, cache_dir=None)
-    grid_search(tiny_quadratic(), seeds=(0,), per_decade=1, cache_dir=tmp_path / "c",
-                schedule=lambda step: 1.0)
+    grid_search(
+        tiny_quadratic(),
+        seeds=(0,),
+        per_decade=1,
+        cache_dir=tmp_path / "c",
+        schedule=lambda step: 1.0,
+    )
     assert not list(tmp_path.rglob("*.json"))
 
 

@@ -12,8 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "my_problem.py"
 
 BUILTIN = [
-    "quadratic", "logistic", "digits-mlp", "digits-cnn", "autoencoder", "char-lm",
-    "deep-tanh", "matrix-factorisation",
+    "quadratic",
+    "logistic",
+    "digits-mlp",
+    "digits-cnn",
+    "autoencoder",
+    "char-lm",
+    "deep-tanh",
+    "matrix-factorisation",
 ]
 
 

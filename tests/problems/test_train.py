@@ -100,7 +100,9 @@ def test_non_finite_held_out_loss_counts_as_diverged():
 
 def test_negative_losses_are_fine():
     base = tiny_regression()
-    shifted = problems.Problem(**{**base.__dict__, "loss_fn": lambda m, b: base.loss_fn(m, b) - 10.0})
+    shifted = problems.Problem(
+        **{**base.__dict__, "loss_fn": lambda m, b: base.loss_fn(m, b) - 10.0}
+    )
     result = train(shifted, 0.1)
     assert not result.diverged and (result.losses < 0).all()
 
@@ -108,7 +110,9 @@ def test_negative_losses_are_fine():
 def test_loss_fn_must_return_a_scalar_tensor():
     base = tiny_regression()
     vector = problems.Problem(**{**base.__dict__, "loss_fn": lambda m, b: (m(b[0]) - b[1]).pow(2)})
-    with pytest.raises(TypeError, match=r"`loss_fn` must return a scalar tensor, but got .*\(16, 1\)"):
+    with pytest.raises(
+        TypeError, match=r"`loss_fn` must return a scalar tensor, but got .*\(16, 1\)"
+    ):
         train(vector, 0.1)
     number = problems.Problem(**{**base.__dict__, "loss_fn": lambda m, b: 1.0})
     with pytest.raises(TypeError, match="'float'"):

@@ -81,7 +81,9 @@ def xy_mse(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> 
     return 0.5 * (model(x) - y).pow(2).mean()
 
 
-def xy_cross_entropy(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+def xy_cross_entropy(
+    model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]
+) -> torch.Tensor:
     """Mean cross-entropy of the logits ``model(x)`` against class labels ``y``."""
     x, y = batch
     return torch.nn.functional.cross_entropy(model(x), y)

@@ -80,8 +80,12 @@ class _SmallCNN(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.head = nn.Linear(16 * 2 * 2, 10)
 
@@ -117,8 +121,13 @@ def _autoencoder(seed: int) -> nn.Module:
     return seeded(
         seed,
         lambda: nn.Sequential(
-            nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 8), nn.Tanh(),
-            nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 64),
+            nn.Linear(64, 32),
+            nn.Tanh(),
+            nn.Linear(32, 8),
+            nn.Tanh(),
+            nn.Linear(8, 32),
+            nn.Tanh(),
+            nn.Linear(32, 64),
         ),
     )
 

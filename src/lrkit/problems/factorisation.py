@@ -36,7 +36,11 @@ def _data() -> dict[str, tuple[torch.Tensor, ...]]:
     def entries(flat: np.ndarray, noisy: bool) -> tuple[torch.Tensor, ...]:
         rows, columns = np.divmod(flat, COLUMNS)
         values = matrix[rows, columns] + (NOISE * rng.standard_normal(len(flat)) if noisy else 0.0)
-        return (torch.tensor(rows), torch.tensor(columns), torch.tensor(values, dtype=torch.float32))
+        return (
+            torch.tensor(rows),
+            torch.tensor(columns),
+            torch.tensor(values, dtype=torch.float32),
+        )
 
     return {"train": entries(train, True), "held_out": entries(held_out, True)}
 

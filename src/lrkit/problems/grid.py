@@ -169,7 +169,9 @@ def grid_search(
     if directory is None or schedule_text is None:
         if directory is not None:
             logger.info("grid for %s not cached: its schedule %r has no text", problem.name, shape)
-        return _compute(problem, seeds, per_decade, shape, schedule_text or repr(shape), steps, progress)
+        return _compute(
+            problem, seeds, per_decade, shape, schedule_text or repr(shape), steps, progress
+        )
 
     key = {
         "version": CACHE_VERSION,
@@ -294,7 +296,9 @@ def _cache_directory(cache_dir: Any) -> Path | None:
         return default_cache_directory()
     if isinstance(cache_dir, (str, os.PathLike)):
         return Path(cache_dir)
-    raise TypeError(f"`cache_dir` must be a path, True, False or None, but got cache_dir={cache_dir!r}")
+    raise TypeError(
+        f"`cache_dir` must be a path, True, False or None, but got cache_dir={cache_dir!r}"
+    )
 
 
 def _read(path: Path, key: dict[str, Any]) -> GridResult | None:

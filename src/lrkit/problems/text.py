@@ -76,7 +76,9 @@ def _batches(seed: int) -> Any:
     generator = torch.Generator().manual_seed(int(seed))
     offsets = torch.arange(SEQUENCE_LENGTH + 1)
     while True:
-        starts = torch.randint(0, len(codes) - SEQUENCE_LENGTH - 1, (BATCH_SIZE, 1), generator=generator)
+        starts = torch.randint(
+            0, len(codes) - SEQUENCE_LENGTH - 1, (BATCH_SIZE, 1), generator=generator
+        )
         windows = codes[starts + offsets]
         yield windows[:, :-1], windows[:, 1:]
 

@@ -196,7 +196,9 @@ def train(
         model=model,
     )
     if result.diverged:
-        logger.info("%s diverged at step %s with lr=%g seed=%d", problem.name, diverged_at, lr, seed)
+        logger.info(
+            "%s diverged at step %s with lr=%g seed=%d", problem.name, diverged_at, lr, seed
+        )
     return result
 
 
@@ -226,7 +228,9 @@ def evaluate_lr(
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
-        raise TypeError(f"`seeds` must be a non-empty sequence of integers, but got seeds={seeds!r}")
+        raise TypeError(
+            f"`seeds` must be a non-empty sequence of integers, but got seeds={seeds!r}"
+        )
     return tuple(check_int("seeds", s, minimum=0) for s in seeds)
 
 
