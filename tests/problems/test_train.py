@@ -152,3 +152,18 @@ def test_evaluate_lr_is_the_mean_over_seeds_and_inf_when_any_seed_diverges():
     assert evaluate_lr(flaky, 0.05, seeds=(0, 2)) < math.inf
     with pytest.raises(TypeError, match="`seeds` must be a non-empty sequence"):
         evaluate_lr(problem, 0.05, seeds=())
+
+
+def test_finite_batches_lists_and_generators_are_cycled():
+    base = tiny_regression()
+    three = [next(base.batches(0)) for _ in range(3)]
+
+    def finite_generator(seed):
+        yield from three
+
+    reference = train(problems.Problem(**{**base.__dict__, "batches": lambda seed: three}), 0.1)
+    cycled = train(problems.Problem(**{**base.__dict__, "batches": finite_generator}), 0.1)
+    assert not reference.diverged and reference == cycled
+    empty = problems.Problem(**{**base.__dict__, "batches": lambda seed: []})
+    with pytest.raises(ValueError, match="`batches` must yield at least one batch"):
+        train(empty, 0.1)

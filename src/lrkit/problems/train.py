@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +159,7 @@ def train(
         model.train()
         optimizer = problem.make_optimizer(model.parameters(), lr)
         base_lrs = read_base_lrs(optimizer)
-        batches = problem.batches(seed)
+        batches = endless(problem.batches, seed)
         with progress_bar(steps, f"train {problem.name}", progress) as bar:
             for step in range(steps):
                 multiplier = float(shape(step))
@@ -224,6 +224,24 @@ def evaluate_lr(
         for seed in seeds
     ]
     return float(np.mean([r.held_out for r in results]))
+
+
+def endless(batches: Callable[[int], Any], seed: int) -> Iterator[Any]:
+    """The batches of ``batches(seed)`` forever. A problem should give an endless iterator,
+    but a finite one, a list or a DataLoader works too: a re-iterable source starts a new
+    pass, an exhausted iterator is replaced by a fresh ``batches(seed)``."""
+    source = batches(seed)
+    while True:
+        produced = False
+        for batch in source:
+            produced = True
+            yield batch
+        if not produced:
+            raise ValueError(
+                f"`batches` must yield at least one batch, but got batches({seed}) that is empty"
+            )
+        if iter(source) is source:  # a one-shot iterator: ask the problem for a new one
+            source = batches(seed)
 
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
