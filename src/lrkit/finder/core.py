@@ -127,7 +127,6 @@ def range_test(
     if onset is not None and stop_reason == "end":
         stop_reason = "diverged"
     return analyze(tried, losses, stop_reason=stop_reason, onset=onset, beta=beta,
-                   noise=detector.noise(),
                    settings={"start": float(start), "end": float(end), "num": int(num),
                              "beta": beta, "threshold": float(threshold)})
 
@@ -157,7 +156,6 @@ def analyze(
     stop_reason: str = "end",
     onset: int | None = None,
     beta: float = 0.9,
-    noise: float | None = None,
     settings: dict[str, Any] | None = None,
 ) -> RangeTestResult:
     """Apply every rule to a recorded curve (``onset``: index of the first point of the
@@ -178,7 +176,7 @@ def analyze(
         "minimum/10": rules.minimum_tenth(lrs, smoothed, stop),
         "edge/3": rules.edge_fraction(divergence_lr, 1.0 / 3.0),
     }
-    note = _unreliable(losses, smoothed, stop, len(lrs), noise)
+    note = _unreliable(losses, smoothed, stop)
     suggestion = None if note else suggestions["lrkit"]
     if suggestion is None and not note:
         note = "no rule could read the curve"
@@ -190,8 +188,7 @@ def analyze(
     )
 
 
-def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int, total: int,
-                noise: float | None) -> str:
+def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int) -> str:
     if stop < 8:
         return (f"the loss blew up after {stop} steps, before the curve took shape; "
                 f"lower `start`")
@@ -199,8 +196,10 @@ def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int, total: int,
     valid = valid[np.isfinite(valid)]
     start_level = float(np.median(losses[:3]))
     drop = start_level - float(valid.min())
-    if noise is None:
-        noise = float(1.4826 * np.median(np.abs(np.diff(losses[:stop]))) / math.sqrt(2.0))
+    # the scatter before the blow-up (second differences cancel the trend)
+    second = np.diff(losses[:stop], n=2)
+    second = second[np.isfinite(second)]
+    noise = float(1.4826 * np.median(np.abs(second)) / math.sqrt(6.0)) if second.size else 0.0
     tiny = 1e-9 * max(1.0, abs(start_level))
     if drop <= max(2.0 * noise, tiny):
         return ("the loss never fell below its starting level by more than its noise; "
