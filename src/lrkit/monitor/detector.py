@@ -241,6 +241,12 @@ class Monitor:
             if lr > self._lr_max:
                 self._lr_max = lr
         if len(self._first) < _START_POINTS:
+            if not self._first:
+                # until the window has statistics, a jump of blowup_z times the first
+                # loss's magnitude is a blow-up
+                self._blowup_margin = self.blowup_z * max(abs(x), 1e-8)
+                self._blowup_at = x + self._blowup_margin
+                self._level = x
             self._first.append(x)
             if len(self._first) == _START_POINTS:
                 self._start = float(np.median(self._first))

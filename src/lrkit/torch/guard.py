@@ -1,0 +1,460 @@
+"""``Guard``: watch a PyTorch training loop and recover from divergence without losing the run.
+
+One call per step replaces ``optimizer.step(); scheduler.step()``::
+
+    guard = Guard(model, optimizer, scheduler)
+    for batch in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model, batch)
+        loss.backward()
+        guard.step(loss)          # checks, steps (or skips / rolls back), snapshots
+
+What ``step`` does, in order:
+
+1. reads the loss and the gradient norm (after ``scaler.unscale_`` and clipping when
+   asked) and feeds them, with the rate, to a :class:`lrkit.Monitor`;
+2. agrees on the decision with every other rank under ``torch.distributed`` (one
+   ``all_reduce(MAX)`` of a small integer), so no rank rolls back alone;
+3. healthy step: ``optimizer.step()`` (``scaler.step``/``update`` with AMP) and
+   ``scheduler.step()``; every ``snapshot_every`` healthy steps a snapshot of model,
+   optimizer, scheduler, GradScaler, RNG and monitor state is kept (CPU memory, or a file
+   written atomically in ``directory``);
+4. a diverged verdict (non-finite loss or gradient, a loss blow-up) is first met by
+   skipping the update, since the weights are still intact (the batch is dropped);
+5. more than ``max_skips`` such steps in a row, or the loss losing its progress: the last
+   good snapshot is restored, the rate is multiplied by ``backoff`` for the rest of the run
+   (unless it is the first rollback for ``forgive_after`` steps: a one-off fault retries at
+   the same rate)
+   (through ``ScheduleLR.scale``, a torch scheduler's ``base_lrs`` or the groups themselves,
+   so the schedule keeps its shape and its clock), the batches since the snapshot are not
+   replayed, and training continues; after ``max_retries`` rollbacks in a row without a
+   new good snapshot it raises :class:`lrkit.DivergenceError` with the diagnosis.
+
+Every event goes to the ``lrkit.guard`` logger, to ``guard.events`` and, when
+``event_log`` is given, as one JSON line to that file.
+
+>>> import torch
+>>> model = torch.nn.Linear(3, 1)
+>>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+>>> guard = Guard(model, optimizer, snapshot_every=10)
+>>> for step in range(30):
+...     optimizer.zero_grad()
+...     loss = model(torch.ones(4, 3)).pow(2).mean()
+...     if step == 15:
+...         loss = loss * float("nan")      # a poisoned batch
+...     loss.backward()
+...     verdict = guard.step(loss)
+>>> [event["event"] for event in guard.events]
+['skip']
+>>> guard.close()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lrkit._validation import check_int, check_positive, check_range
+from lrkit.errors import DivergenceError
+from lrkit.monitor import DIVERGED, TOO_HIGH, Monitor, Verdict
+from lrkit.torch.groups import set_lrs
+from lrkit.torch.state import Snapshot
+
+logger = logging.getLogger("lrkit.guard")
+logger.addHandler(logging.NullHandler())
+
+__all__ = ["Guard"]
+
+# decisions, ordered so that the most cautious one wins an all_reduce(MAX) across ranks
+_OK, _HOLD, _SKIP, _ROLLBACK = 0, 1, 2, 3
+_NON_FINITE = ("non_finite_loss", "non_finite_grad", "non_finite_update")
+
+
+class Guard:
+    """Watch a training loop, snapshot it, and recover from divergence.
+
+    Args:
+        model: the module being trained (under DDP, the wrapped module or the DDP wrapper).
+        optimizer: its optimizer.
+        scheduler: an optional ``lrkit.torch.ScheduleLR`` (its ``scale`` takes the
+            backoff) or any torch ``LRScheduler`` (its ``base_lrs`` take it); stepped by
+            :meth:`step`.
+        scaler: an optional ``torch.amp.GradScaler``; its skipped steps are AMP's normal
+            business, not divergence.
+        monitor: the :class:`lrkit.Monitor` to use (a default one when None).
+        snapshot_every: healthy steps between snapshots.
+        keep: snapshots kept (the newest may already be touched by a divergence that was
+            building up; a second failed retry falls back to the one before).
+        directory: keep snapshots as files here (written atomically) instead of in CPU memory.
+        backoff: the rate factor applied at a rollback, for the rest of the run.
+        forgive_after: a rollback with no other rollback in the previous ``forgive_after``
+            steps retries at the same rate (a one-off fault -- a bad batch, a numeric glitch,
+            a brief spike -- does not need a lower rate, and the skipped batches will not
+            come back); every other rollback multiplies the rate by ``backoff``. Default
+            ``10 * snapshot_every``; 0 backs off at every rollback.
+        max_retries: rollbacks in a row (without a new good snapshot) before giving up.
+        max_skips: non-finite steps in a row that are skipped before rolling back.
+        clip_grad_norm: clip the gradient to this total norm before the step (None: no clipping).
+        check_grads: compute the gradient norm (needed to catch a NaN gradient before it
+            reaches the weights).
+        event_log: a JSONL file to append every event to.
+        restore_rng: also put back the random generators at a rollback.
+        distributed: agree on every decision across ranks (None: when
+            ``torch.distributed`` is initialised).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any = None,
+        *,
+        scaler: Any = None,
+        monitor: Monitor | None = None,
+        snapshot_every: int = 100,
+        keep: int = 2,
+        directory: str | os.PathLike[str] | None = None,
+        backoff: float = 0.5,
+        forgive_after: int | None = None,
+        max_retries: int = 3,
+        max_skips: int = 1,
+        clip_grad_norm: float | None = None,
+        check_grads: bool = True,
+        event_log: str | os.PathLike[str] | None = None,
+        restore_rng: bool = True,
+        distributed: bool | None = None,
+    ) -> None:
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"`model` must be a torch.nn.Module, but got model={model!r}")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"`optimizer` must be a torch.optim.Optimizer, but got optimizer={optimizer!r}"
+            )
+        if monitor is not None and not isinstance(monitor, Monitor):
+            raise TypeError(f"`monitor` must be an lrkit.Monitor or None, but got monitor={monitor!r}")
+        self.model = model
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.scaler = scaler
+        self.monitor = monitor if monitor is not None else Monitor()
+        self.snapshot_every = check_int("snapshot_every", snapshot_every, minimum=1)
+        self.keep = check_int("keep", keep, minimum=1)
+        self.backoff = check_range("backoff", backoff, 0.0, 1.0, low_open=True, high_open=True)
+        self.forgive_after = (
+            10 * self.snapshot_every if forgive_after is None
+            else check_int("forgive_after", forgive_after, minimum=0)
+        )
+        self.max_retries = check_int("max_retries", max_retries, minimum=0)
+        self.max_skips = check_int("max_skips", max_skips, minimum=0)
+        self.clip_grad_norm = (
+            None if clip_grad_norm is None else check_positive("clip_grad_norm", clip_grad_norm)
+        )
+        self.check_grads = bool(check_grads)
+        self.restore_rng = bool(restore_rng)
+        self.directory = None if directory is None else Path(directory)
+        self._params = [p for p in model.parameters() if p.requires_grad]
+        self._rank = 0
+        if distributed is None:
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        self.distributed = bool(distributed)
+        if self.distributed:
+            self._rank = torch.distributed.get_rank()
+            backend = torch.distributed.get_backend()
+            self._flag_device = (
+                torch.device("cuda", torch.cuda.current_device()) if backend == "nccl"
+                else torch.device("cpu")
+            )
+        self.events: list[dict[str, Any]] = []
+        self._log_file = None
+        if event_log is not None:
+            path = Path(event_log)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._step = 0
+        self._scale = 1.0
+        self._skips = 0
+        self._retries = 0
+        self._rollbacks = 0
+        self._last_rollback_step: int | None = None
+        self._since_snapshot = 0
+        self._snapshots: list[Snapshot] = []
+        self.last_verdict: Verdict = Verdict("ok", 0)
+        self.snapshot()
+
+    # ------------------------------------------------------------------ public
+    @property
+    def steps(self) -> int:
+        """Loop steps handled so far (healthy, skipped and rolled back alike)."""
+        return self._step
+
+    @property
+    def scale(self) -> float:
+        """The product of every backoff applied so far (1.0 when none was)."""
+        return self._scale
+
+    @property
+    def rollbacks(self) -> int:
+        """Rollbacks performed so far."""
+        return self._rollbacks
+
+    def step(self, loss: Any) -> Verdict:
+        """Check this step, then step the optimizer (and scheduler) or recover.
+
+        Call it where you would call ``optimizer.step()`` (after ``loss.backward()``); with
+        gradient accumulation call it once per optimizer step with the mean loss of the
+        micro-batches. Returns the monitor's verdict of the step.
+        """
+        value = _to_float(loss)
+        if self.scaler is not None and (self.clip_grad_norm is not None or self.check_grads):
+            self.scaler.unscale_(self.optimizer)
+        grad_norm = None
+        if self.clip_grad_norm is not None:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self._params, self.clip_grad_norm))
+        elif self.check_grads:
+            grad_norm = _grad_norm(self._params)
+        amp_overflow = (
+            self.scaler is not None and grad_norm is not None and not math.isfinite(grad_norm)
+            and math.isfinite(value)
+        )
+        if amp_overflow:  # the GradScaler skips this update and lowers its scale
+            grad_norm = None
+        verdict = self.monitor.update(value, grad_norm=grad_norm, lr=self._lr())
+        decision = self._agree(self._decide(verdict))
+        if decision in (_ROLLBACK, _SKIP):
+            self._discard_step()
+            if decision == _ROLLBACK:
+                self._rollback(verdict)
+            else:
+                self._skips += 1
+                self._event("skip", verdict, detail="the update was skipped; the batch is dropped")
+            if self.scheduler is not None:
+                self.scheduler.step()  # the schedule's clock is the loop's: it keeps going
+        else:
+            self._skips = 0
+            if self.scaler is not None:
+                scale_before = self.scaler.get_scale()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                if self.scaler.get_scale() < scale_before:
+                    logger.debug("step %d: GradScaler skipped the update (overflow)", self._step)
+            else:
+                self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self._healthy(decision, verdict)
+        self._step += 1
+        self.last_verdict = verdict
+        return verdict
+
+    def observe(self, loss: Any, *, grad_norm: float | None = None, skipped: bool = False) -> Verdict:
+        """The after-the-step form of :meth:`step`, for loops that step themselves (the
+        Lightning callback): feed the loss of the step just taken; on divergence the last
+        good snapshot is restored and the rate backed off. ``skipped=True`` says the
+        update was withheld (a non-finite gradient), which only counts toward ``max_skips``.
+        """
+        value = _to_float(loss)
+        verdict = self.monitor.update(value, grad_norm=grad_norm, lr=self._lr())
+        decision = self._decide(verdict)
+        if decision == _SKIP and not (skipped and verdict.cause in _NON_FINITE):
+            decision = _ROLLBACK  # the update was applied: the weights may already be broken
+        decision = self._agree(decision)
+        if decision == _ROLLBACK:
+            self._rollback(verdict)
+        elif decision == _SKIP:
+            self._skips += 1
+            self._event("skip", verdict, detail="the update was skipped; the batch is dropped")
+        else:
+            self._skips = 0
+            self._healthy(decision, verdict)
+        self._step += 1
+        self.last_verdict = verdict
+        return verdict
+
+    def snapshot(self) -> Snapshot:
+        """Take a snapshot now (the guard also takes one at construction and every
+        ``snapshot_every`` healthy steps)."""
+        extra = {"step": self._step, "monitor": self.monitor.state_dict(), "scale": self._scale}
+        if self.directory is None:
+            snap = Snapshot.take(self.model, self.optimizer, self.scheduler, self.scaler, extra=extra)
+        else:
+            suffix = f"-rank{self._rank}" if self.distributed else ""
+            snap = Snapshot.take(self.model, self.optimizer, self.scheduler, self.scaler,
+                                 directory=self.directory, name=f"guard-{self._step:09d}{suffix}.pt",
+                                 extra=extra)
+        self._snapshots.append(snap)
+        while len(self._snapshots) > self.keep:
+            old = self._snapshots.pop(0)
+            if old.path is not None and old.path != snap.path and old.path.exists():
+                old.path.unlink()
+        self._since_snapshot = 0
+        self._event("snapshot", None, level=logging.DEBUG, log_file=False)
+        return snap
+
+    def close(self) -> None:
+        """Close the event log."""
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ decisions
+    def _decide(self, verdict: Verdict) -> int:
+        if verdict.status == DIVERGED:
+            # the update of this step has not been applied yet: a single bad batch (or a
+            # fault in one step) is dropped; a second one in a row means the weights
+            # themselves are broken, and only a rollback helps
+            return _SKIP if self._skips < self.max_skips else _ROLLBACK
+        if verdict.status == TOO_HIGH:
+            return _HOLD  # do not snapshot a state that is drifting up
+        return _OK
+
+    def _agree(self, decision: int) -> int:
+        if not self.distributed:
+            return decision
+        flag = torch.tensor([decision], dtype=torch.int32, device=self._flag_device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return int(flag.item())
+
+    def _healthy(self, decision: int, verdict: Verdict) -> None:
+        self._since_snapshot += 1
+        if self._since_snapshot >= self.snapshot_every and decision == _OK:
+            self.snapshot()
+            self._retries = 0
+
+    def _discard_step(self) -> None:
+        """Drop the gradients of a step that will not be applied."""
+        if self.scaler is not None and (self.clip_grad_norm is not None or self.check_grads):
+            self.scaler.update()  # closes the iteration opened by unscale_()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def _rollback(self, verdict: Verdict) -> None:
+        self._retries += 1
+        self._rollbacks += 1
+        if self._retries > self.max_retries:
+            self._event("give_up", verdict, level=logging.ERROR,
+                        detail=f"{self.max_retries} rollbacks in a row did not recover")
+            self.close()
+            raise DivergenceError(
+                f"training diverged at step {self._step} and {self.max_retries} rollbacks "
+                f"(rate x{self._scale:g}) did not recover: {verdict}",
+                diagnosis=verdict,
+            )
+        if self._retries > 1 and len(self._snapshots) > 1:
+            # retrying from the same snapshot failed: it may already hold the divergence
+            dropped = self._snapshots.pop()
+            if dropped.path is not None and dropped.path.exists():
+                dropped.path.unlink()
+        snap = self._snapshots[-1]
+        current = [float(group["lr"]) for group in self.optimizer.param_groups]
+        snap.restore(self.model, self.optimizer, None, self.scaler, rng=self.restore_rng)
+        payload_extra = snap.extra
+        self.monitor.load_state_dict(payload_extra["monitor"])
+        recent = (
+            self._last_rollback_step is not None
+            and self._step - self._last_rollback_step <= self.forgive_after
+        )
+        factor = self.backoff if recent or self.forgive_after == 0 else 1.0
+        self._apply_backoff(current, factor)
+        self._last_rollback_step = self._step
+        self._skips = 0
+        self._since_snapshot = 0
+        rate = (f"rate x{factor:g} (now x{self._scale:g} of the schedule) for the rest of the run"
+                if factor != 1.0 else "same rate (first rollback in a while)")
+        self._event(
+            "rollback", verdict, level=logging.WARNING,
+            detail=f"restored the snapshot of step {payload_extra['step']}, {rate}",
+            restored_step=payload_extra["step"], retry=self._retries, backoff=factor,
+        )
+
+    def _apply_backoff(self, current_lrs: list[float], factor: float) -> None:
+        """Scale the rate for the rest of the run, keeping the schedule's shape and clock.
+        The restored optimizer holds the snapshot's rates; put back the current ones."""
+        self._scale *= factor
+        scheduler = self.scheduler
+        if scheduler is not None and _has_settable_scale(scheduler):
+            scheduler.scale = scheduler.scale * factor  # re-applies the current step
+            return
+        set_lrs(self.optimizer, [lr * factor for lr in current_lrs])
+        if scheduler is not None and hasattr(scheduler, "base_lrs"):
+            scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+            for group, base in zip(self.optimizer.param_groups, scheduler.base_lrs, strict=False):
+                if "initial_lr" in group:
+                    group["initial_lr"] = base
+            if hasattr(scheduler, "_last_lr"):
+                scheduler._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
+
+    # ------------------------------------------------------------------ events
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _event(self, kind: str, verdict: Verdict | None, *, level: int = logging.WARNING,
+               log_file: bool = True, detail: str = "", **fields: Any) -> None:
+        event: dict[str, Any] = {"event": kind, "step": self._step, "time": time.time(),
+                                 "lr": self._lr(), "scale": self._scale}
+        if verdict is not None:
+            event.update(status=verdict.status, cause=verdict.cause,
+                         evidence=[e.to_dict() for e in verdict.evidence])
+        if detail:
+            event["detail"] = detail
+        event.update(fields)
+        if self.distributed:
+            event["rank"] = self._rank
+        if kind != "snapshot":
+            self.events.append(event)
+        if logger.isEnabledFor(level):
+            reason = ""
+            if verdict is not None and verdict.evidence:
+                first = verdict.evidence[0]
+                reason = f" [{first.check}] {first.detail}"
+            logger.log(level, "step %d: %s%s%s", self._step, kind, reason,
+                       f"; {detail}" if detail else "")
+        if log_file and self._log_file is not None:
+            self._log_file.write(json.dumps(_finite(event), default=repr) + "\n")
+            self._log_file.flush()
+
+
+def _to_float(loss: Any) -> float:
+    if isinstance(loss, torch.Tensor):
+        if loss.numel() != 1:
+            raise TypeError(f"`loss` must be a scalar, but got loss of shape {tuple(loss.shape)}")
+        return float(loss.detach())
+    if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+        return float(loss)
+    raise TypeError(f"`loss` must be a scalar tensor or a float, but got loss={loss!r}")
+
+
+def _grad_norm(params: Iterable[torch.nn.Parameter]) -> float:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    norms = torch._foreach_norm(grads)
+    return float(torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms])))
+
+
+def _has_settable_scale(scheduler: Any) -> bool:
+    prop = getattr(type(scheduler), "scale", None)
+    return isinstance(prop, property) and prop.fset is not None
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with non-finite floats as the strings "nan", "inf", "-inf" (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
