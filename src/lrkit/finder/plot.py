@@ -65,7 +65,7 @@ def _limit_y(ax: Any, losses: np.ndarray, smoothed: np.ndarray, onset: int | Non
     # keep the blown-up tail from squashing the interesting part of the curve
     if losses.size < 2:
         return
-    body = losses[: onset + 3] if onset is not None else losses
+    body = losses[: onset + 1] if onset is not None else losses
     low = float(min(np.min(body), np.min(smoothed)))
     high = float(np.max(smoothed[: len(body)]))
     pad = 0.1 * max(high - low, 1e-12)
