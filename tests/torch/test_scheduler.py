@@ -316,3 +316,33 @@ def test_plain_callable_schedule_and_continuing_with_a_new_schedule() -> None:
     new = ScheduleLR(torch.optim.SGD([p], lr=0.1), S.cosine(200))
     new.load_state_dict({**old.state_dict(), "schedule": str(S.cosine(200))})
     assert new.last_epoch == 60 and new.get_last_lr() == [0.1 * S.cosine(200)(60)]
+
+
+@pytest.mark.slow  # importing Lightning takes ~10 s on a shared 2-core machine
+def test_lightning_accepts_it_as_a_step_scheduler(tmp_path) -> None:
+    lightning = pytest.importorskip("lightning")
+
+    class Tiny(lightning.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+            self.seen: list[float] = []
+
+        def training_step(self, batch, batch_idx):  # noqa: ANN001, ANN201
+            self.seen.append(float(self.trainer.optimizers[0].param_groups[0]["lr"]))
+            return self.layer(batch[0]).pow(2).mean()
+
+        def configure_optimizers(self):  # noqa: ANN201
+            opt = torch.optim.SGD(self.parameters(), lr=0.1)
+            sched = ScheduleLR(opt, S.warmup(2, S.cosine(4)))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(6, 2)),
+                                       batch_size=1)
+    model = Tiny()
+    trainer = lightning.Trainer(max_steps=6, accelerator="cpu", logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False,
+                                enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(model, data)
+    expected = [0.1 * S.warmup(2, S.cosine(4))(t) for t in range(6)]
+    assert model.seen == pytest.approx(expected)

@@ -1,0 +1,83 @@
+"""Generic behaviour of the ``lrkit`` command: help everywhere, one-line errors, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lrkit.cli.main import build_parser, main
+
+
+def _subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+                 ) -> list[tuple[str, ...]]:
+    """Every (nested) subcommand path, e.g. ("schedule",), ("schedule", "show")."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.append((*prefix, name))
+                found.extend(_subcommands(sub, (*prefix, name)))
+    return found
+
+
+COMMANDS = _subcommands(build_parser())
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MPLBACKEND": "Agg", "COLUMNS": "100"}
+    return subprocess.run([sys.executable, "-m", "lrkit.cli.main", *argv], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_top_level_help_lists_every_command() -> None:
+    result = _run("--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: lrkit" in result.stdout and "examples:" in result.stdout
+    for (name,) in [c for c in COMMANDS if len(c) == 1]:
+        assert name in result.stdout
+    assert ("schedule",) in COMMANDS and ("schedule", "show") in COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
+def test_every_subcommand_has_useful_help(command: tuple[str, ...],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: lrkit {' '.join(command)}")
+    body = out.split("\n\n", 1)[1] if "\n\n" in out else ""
+    assert len(body.strip()) > 40, f"'lrkit {' '.join(command)} --help' says almost nothing"
+    assert "-h, --help" in out
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: lrkit" in capsys.readouterr().out
+
+
+def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["no-such-command"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_bad_input_through_the_real_entry_point_is_one_line() -> None:
+    result = _run("schedule", "show", "warmup(-5, cosine(10))")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "lrkit schedule: error: `text` must spell a valid schedule, but got "
+        "text='warmup(-5, cosine(10))': `warmup_steps` must be an integer >= 0, but got "
+        "warmup_steps=-5"
+    ]
+
+
+def test_version() -> None:
+    result = _run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("lrkit ")

@@ -1,0 +1,41 @@
+"""``import lrkit`` and the pure schedules never import torch, matplotlib or optuna."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "matplotlib", "optuna")
+
+SNIPPETS = {
+    "import lrkit": "import lrkit",
+    "import lrkit.schedules": "import lrkit.schedules",
+    "parse and evaluate": (
+        "import numpy as np, lrkit.schedules as S\n"
+        "s = S.parse('warmup(100, cosine(10000, final=0.1))')\n"
+        "s(5); s(np.arange(100)); S.from_dict(s.to_dict()); S.families(); str(s)"
+    ),
+    "lazy attribute": "import lrkit; lrkit.schedules.cosine(10)(3); lrkit.__version__",
+    "plateau": "from lrkit.schedules import ReduceOnPlateau; ReduceOnPlateau().report(1.0)",
+    "cli parser": "from lrkit.cli.main import build_parser; build_parser()",
+}
+
+
+@pytest.mark.parametrize("code", list(SNIPPETS.values()), ids=list(SNIPPETS))
+def test_light_imports(code: str) -> None:
+    probe = code + f"\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_probe_can_fail() -> None:
+    # the same probe does see torch when something imports it
+    probe = "import lrkit.torch.scheduler, sys; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.strip() == "True"
