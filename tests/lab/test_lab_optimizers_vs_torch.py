@@ -113,6 +113,16 @@ def test_matches_torch_step_for_step(case, weight_decay, schedule):
     run_both(cauchy, *case, weight_decay=weight_decay, schedule=schedule, closed_loop=False)
 
 
+@pytest.mark.parametrize("case", [CASES[1], CASES[6]], ids=["heavy-ball", "adam"])
+def test_lrkit_schedules_drive_both_sides_alike(case):
+    from lrkit import schedules
+
+    shape = schedules.parse("warmup(10, cosine(150, final=0.1))")
+    quadratic, cauchy = random_problems()
+    run_both(quadratic, *case, weight_decay=0.01, schedule=shape, closed_loop=True)
+    run_both(cauchy, *case, weight_decay=None, schedule=shape, closed_loop=False)
+
+
 def test_callable_rate_matches_torch_lambda_lr():
     problem = random_problems()[1]
     lab_opt = optimizers.Adam(lr=lambda step: 0.05 * warmup_cosine(step))

@@ -1,0 +1,145 @@
+"""Experiments: run, sweep, path, decay and compare return the data the lessons rest on."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from lrkit import lab, schedules
+from lrkit.lab import experiments, objectives, optimizers, theory
+
+
+def test_run_records_gaps_rates_and_path():
+    q = objectives.quadratic(kappa=10.0, dim=3)
+    t = lab.run(q, optimizers.GD(lr=0.5, schedule=schedules.cosine(20)), steps=20,
+                record_path=True)
+    assert t.gaps.shape == (21,) and t.rates.shape == (20,) and t.xs.shape == (21, 3)
+    assert t.gaps[0] == pytest.approx(float(q.loss(q.x0)) - q.f_star)
+    np.testing.assert_allclose(t.rates, 0.5 * schedules.cosine(20)(np.arange(20)))
+    np.testing.assert_allclose(t.gaps, q.loss(t.xs) - q.f_star)
+    assert not t.diverged and t.diverged_at == -1
+
+
+def test_a_blown_up_run_is_stopped_quietly_and_marked():
+    q = objectives.quadratic(kappa=10.0, dim=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings escape
+        t = lab.run(q, optimizers.GD(lr=np.array([0.5, 50.0])), steps=500, record_path=True)
+    assert list(t.diverged) == [False, True]
+    stop = t.diverged_at[1]
+    assert 0 < stop < 500
+    assert np.all(np.isinf(t.gaps[stop:, 1])) and np.all(np.isfinite(t.gaps[:stop, 1]))
+    assert np.all(np.isfinite(t.xs[:, 1]))  # the iterate is frozen before it overflows
+    assert np.all(np.isfinite(t.gaps[:, 0]))
+
+
+def test_stochastic_runs_are_reproducible_by_seed():
+    q = objectives.noisy_quadratic()
+    a = lab.run(q, optimizers.GD(lr=0.3), steps=50, seed=3).gaps
+    b = lab.run(q, optimizers.GD(lr=0.3), steps=50, seed=3).gaps
+    c = lab.run(q, optimizers.GD(lr=0.3), steps=50, seed=4).gaps
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_sweep_of_adam_on_rosenbrock_has_ordered_zones_and_serialises():
+    r = lab.sweep("rosenbrock", "adam", num=40, steps=300)
+    assert r.theory == {} and r.max_stable_lr is None or r.max_stable_lr > r.best_lr
+    order = ["too low", "good", "too high"]
+    assert list(r.zones) == sorted(r.zones, key=order.index)
+    assert r.zones[0] == "too low"
+    i = int(np.argmin(np.where(np.isfinite(r.final_gaps), r.final_gaps, np.inf)))
+    assert r.best_lr == r.lrs[i]
+    payload = r.to_dict()
+    json.dumps(payload)
+    assert payload["best_lr"] == r.best_lr and len(payload["lrs"]) == 40
+
+
+def test_sweep_runs_at_exact_theory_rates():
+    q = objectives.quadratic(kappa=100.0, dim=10)
+    r = lab.sweep(q, "gd", num=50, steps=400)
+    assert set(r.theory_gaps) == {"1/L", "2/(L+mu)", "2/L"}
+    single = lab.run(q, optimizers.GD(lr=theory.safe_lr(q.L)), steps=400).gaps[-1]
+    assert r.theory_gaps["1/L"] == pytest.approx(single, rel=1e-9)
+    # 2/L neither converges nor diverges along the stiffest direction
+    assert r.theory_gaps["2/L"] == pytest.approx(0.5 * q.L * 1.0, rel=1e-3)
+
+
+def test_sweep_accepts_an_optimizer_object_and_hyperparameters():
+    q = objectives.quadratic(kappa=10.0, dim=4)
+    a = lab.sweep(q, optimizers.HeavyBall(momentum=0.5), lrs=[0.1, 1.0, 3.5], steps=200)
+    b = lab.sweep(q, "heavy-ball", momentum=0.5, lrs=[0.1, 1.0, 3.5], steps=200)
+    np.testing.assert_array_equal(a.final_gaps, b.final_gaps)
+    assert list(a.diverged) == [False, False, True]
+    with pytest.raises(ValueError, match="`lrs` must be > 0"):
+        lab.sweep(q, "gd", lrs=[0.1, -1.0])
+    with pytest.raises(ValueError, match="`lrs` must be at least two rates"):
+        lab.sweep(q, "gd", lrs=[0.1])
+    with pytest.raises(ValueError, match="`momentum` is not a hyperparameter of 'gd'"):
+        lab.sweep(q, "gd", momentum=0.9)
+    with pytest.raises(TypeError, match="`objective` must be an lrkit.lab Objective"):
+        lab.sweep(42, "gd")
+
+
+def test_too_small_a_rate_lingers_at_the_saddle():
+    s = objectives.saddle()
+    r = lab.path(s, "gd", (1e-3, 0.1), steps=300)
+    slow, fast = r.gaps[:, -1]
+    assert fast < 1e-6  # reached a minimum, f* = -1/4
+    assert abs(r.xs[0, -1, 1]) < 0.01  # the small rate is still on the saddle's ridge
+    assert slow > 0.2
+    assert json.dumps(r.to_dict())
+
+
+def test_path_on_rosenbrock_larger_adam_rates_get_further():
+    r = lab.path("rosenbrock", "adam", (1e-3, 3e-2, 3e-1), steps=500)
+    assert r.xs.shape == (3, 501, 2)
+    finals = r.gaps[:, -1]
+    assert finals[0] > finals[1] > finals[2]
+    np.testing.assert_array_equal(r.xs[:, 0], np.tile(r.objective.x0, (3, 1)))
+
+
+def test_decay_beats_both_constant_rates_and_the_floor_matches_theory():
+    r = lab.decay("noisy-quadratic", "gd", steps=600, seeds=8)
+    constant, small, decayed = (r.finals[k] for k in ("constant lr", "constant lr*0.1",
+                                                       "decayed"))
+    assert decayed < small < constant
+    assert r.noise_floor == pytest.approx(constant, rel=0.25)
+    # the decay costs no early speed against the small rate: ahead of it at step 50
+    assert r.curves["decayed"][50] < r.curves["constant lr*0.1"][50]
+    assert r.rates["decayed"][0] == pytest.approx(r.lr)
+    assert r.rates["decayed"][-1] < 1e-3 * r.lr
+    json.dumps(r.to_dict())
+
+
+def test_decay_takes_any_schedule_and_other_optimizers():
+    q = objectives.noisy_quadratic()
+    r = lab.decay(q, "adam", lr=0.05, schedule=schedules.parse("linear(1.0, 0.0, 300)"),
+                  steps=300, seeds=2)
+    assert r.schedule == str(schedules.parse("linear(1.0, 0.0, 300)"))
+    assert r.noise_floor is None
+    assert r.finals["decayed"] < r.finals["constant lr"]
+    with pytest.raises(TypeError, match="`schedule` must be a callable"):
+        lab.decay(q, schedule="cosine")
+
+
+def test_compare_finds_heavy_ball_faster_than_gd_on_an_ill_conditioned_quadratic():
+    q = objectives.quadratic(kappa=100.0, dim=10)
+    r = lab.compare(q, ("gd", "heavy-ball", "adam"), steps=200, num=30)
+    by_name = {e.optimizer: e for e in r.entries}
+    assert by_name["heavy-ball"].final_gap < by_name["gd"].final_gap
+    for e in r.entries:
+        assert e.best_lr == e.sweep.best_lr
+        assert e.gaps.shape == (201,)
+        assert e.final_gap == pytest.approx(e.gaps[-1])
+    json.dumps(r.to_dict())
+    with pytest.raises(ValueError, match="`optimizers` must be names among"):
+        lab.compare(q, ("gd", "lbfgs"))
+
+
+def test_default_grids_follow_the_theory():
+    q = objectives.quadratic(kappa=10.0, L=2.0)
+    gd = experiments.default_lrs(q, "gd", 10)
+    assert gd[0] == pytest.approx(1e-3 / 2.0) and gd[-1] == pytest.approx(4 / 2.0)
+    assert experiments.default_lrs(q, "adam", 10)[-1] == pytest.approx(10.0)

@@ -1,0 +1,123 @@
+"""Plots under Agg and the ``lrkit lab`` command: PNGs of sensible size, tables, JSON, errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lrkit import lab
+from lrkit.cli.main import main
+from lrkit.lab import objectives, plots
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path, min_width=400, min_height=250):
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 10_000  # a real picture, not an empty canvas
+    import matplotlib.image
+
+    height, width = matplotlib.image.imread(path).shape[:2]
+    assert width >= min_width and height >= min_height
+    assert width <= 3000 and height <= 3000
+
+
+def test_sweep_plot_shades_zones_and_draws_theory(tmp_path):
+    r = lab.sweep("quadratic", "gd", num=60, steps=300)
+    ax = plots.plot_sweep(r)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = ax.get_legend_handles_labels()[1]
+    for name in ("too low", "good", "too high", "1/L = 1", "2/(L+mu) = 1.98", "2/L = 2"):
+        assert any(label.startswith(name) for label in labels), name
+    vertical = {round(line.get_xdata()[0], 6) for line in ax.get_lines()
+                if len(set(line.get_xdata())) == 1}
+    assert {1.0, round(2 / 1.01, 6), 2.0} <= vertical
+    assert len(ax.patches) >= 3  # the shaded zones
+    plots.save(ax, tmp_path / "sweep.png")
+    assert_png(tmp_path / "sweep.png")
+
+
+def test_path_decay_compare_plots(tmp_path):
+    fig = plots.plot_path(lab.path("beale", "adam", (1e-2, 1e-1), steps=100))
+    assert len(fig.axes) == 2
+    plots.save(fig, tmp_path / "path.png")
+    assert_png(tmp_path / "path.png")
+    fig = plots.plot_path(lab.path(objectives.quadratic(dim=5), "gd", (0.5,), steps=50))
+    assert len(fig.axes) == 1  # no contours beyond two dimensions
+    plots.save(fig, tmp_path / "path5.png")
+    fig = plots.plot_decay(lab.decay(steps=200, seeds=2))
+    plots.save(fig, tmp_path / "decay.png")
+    assert_png(tmp_path / "decay.png")
+    fig = plots.plot_compare(lab.compare("quadratic", ("gd", "adam"), steps=50, num=10))
+    plots.save(fig, tmp_path / "compare.png")
+    assert_png(tmp_path / "compare.png")
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_sweep_prints_theory_against_measurement(tmp_path, capsys):
+    out_png = tmp_path / "s.png"
+    code, out, _ = run_cli(capsys, "lab", "sweep", "--objective", "quadratic", "--kappa", "100",
+                           "--optimizer", "gd", "--num", "40", "--steps", "300",
+                           "--out", str(out_png))
+    assert code == 0
+    assert "theory 2/(L+mu)" in out and "best measured" in out and "too low" in out
+    assert f"plot: {out_png}" in out
+    assert_png(out_png)
+
+
+def test_cli_json_outputs(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "lab", "sweep", "--num", "20", "--steps", "100", "--json",
+                           "--out", "none")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["plot"] is None and len(payload["lrs"]) == 20
+    assert payload["theory"]["2/L"] == 2.0
+
+    code, out, _ = run_cli(capsys, "lab", "path", "--objective", "rosenbrock", "--optimizer",
+                           "adam", "--lr", "1e-3", "3e-2", "3e-1", "--steps", "100", "--json",
+                           "--out", str(tmp_path / "p.png"))
+    runs = json.loads(out)["runs"]
+    assert [r["lr"] for r in runs] == [1e-3, 3e-2, 3e-1]
+    assert_png(tmp_path / "p.png")
+
+    code, out, _ = run_cli(capsys, "lab", "decay", "--steps", "200", "--seeds", "2",
+                           "--schedule", "cosine(200)", "--json", "--out", "none")
+    payload = json.loads(out)
+    assert payload["schedule"] == "cosine(200)" and payload["noise_floor"] > 0
+
+    code, out, _ = run_cli(capsys, "lab", "compare", "--objective", "saddle", "--optimizers",
+                           "gd", "adam", "--steps", "60", "--num", "8", "--json", "--out", "none")
+    names = [o["optimizer"] for o in json.loads(out)["optimizers"]]
+    assert names == ["gd", "adam"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sweep", "--objective", "rosenbrock", "--kappa", "3"],
+     "`--kappa` does not apply to objective 'rosenbrock'"),
+    (["sweep", "--lr-min", "1", "--lr-max", "0.1"], "`--lr-min < --lr-max` must hold"),
+    (["path", "--lr", "0"], "`lrs` must be > 0, but got lrs=0.0"),
+    (["decay", "--schedule", "cosine("], "`text` must be a schedule expression"),
+    (["sweep", "--steps", "0"], "`steps` must be a positive integer, but got steps=0"),
+    (["sweep", "--optimizer", "adam", "--momentum", "0.9"],
+     "`momentum` is not a hyperparameter of 'adam'"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run_cli(capsys, "lab", *argv, "--out", "none")
+    assert code == 2
+    assert message in err and err.count("\n") == 1
+
+
+def test_importing_the_lab_stays_free_of_torch_and_matplotlib():
+    code = ("import sys, lrkit.lab, lrkit.lab.plots; "
+            "from lrkit import lab; lab.sweep('quadratic', num=5, steps=5); "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'optuna', 'sklearn') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
