@@ -31,9 +31,13 @@ def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'lrkit.torch' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+    module = importlib.import_module(module_name)
+    # bind every lazy name of that module: importing lrkit.torch.autotrain sets the package
+    # attribute ``autotrain`` to the submodule, which would shadow the function of that name
+    for lazy_name, lazy_module in _LAZY.items():
+        if lazy_module == module_name:
+            globals()[lazy_name] = getattr(module, lazy_name)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:
