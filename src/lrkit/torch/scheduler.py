@@ -88,10 +88,14 @@ class ScheduleLR(LRScheduler):
     def _apply(self) -> None:
         factor = self._scale if self.plateau is None else self._scale * self.plateau.scale
         t = self.last_epoch
+        groups = self.optimizer.param_groups
+        if self._shared:  # one evaluation per step, however many groups
+            multipliers = [self._fns[0](t)] * len(groups)
+        else:
+            multipliers = [fn(t) for fn in self._fns]
         last = []
-        for group, base, fn in zip(self.optimizer.param_groups, self.base_lrs, self._fns,
-                                   strict=True):
-            lr = base * factor * fn(t)
+        for group, base, multiplier in zip(groups, self.base_lrs, multipliers, strict=True):
+            lr = base * factor * multiplier
             current = group["lr"]
             if isinstance(current, torch.Tensor):
                 current.fill_(lr)
