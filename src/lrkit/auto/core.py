@@ -71,10 +71,10 @@ class Settings:
 
     edge_start: float = 1e-6
     edge_end: float = 10.0
-    edge_fraction: float = 0.25
+    edge_fraction: float = 0.2
     edge_min_steps: int = 12
-    edge_max_steps: int = 48
-    factors: tuple[float, ...] = (10**-0.5, 10**-1.0, 10**-1.5, 10**-2.0)
+    edge_max_steps: int = 40
+    factors: tuple[float, ...] = (1 / 2, 1 / 6, 1 / 18, 1 / 54)
     min_horizon: int = 8
     horizon_exponent: float = 0.0
     fallback_fraction: float = 0.1
@@ -99,23 +99,33 @@ class Outcome:
     final_scale: float
 
 
-def plan_search(steps: int, budget: float, eval_cost: int, settings: Settings) -> tuple[int, int, int]:
-    """``(limit, edge_steps, horizon)`` for a run of ``steps`` under ``budget``.
+def plan_search(
+    steps: int, budget: float, eval_cost: int, settings: Settings
+) -> tuple[int, int, int, tuple[float, ...]]:
+    """``(limit, edge_steps, horizon, factors)`` for a run of ``steps`` under ``budget``.
 
-    ``horizon`` is 0 when the budget cannot pay for a race of at least two candidates of
-    ``settings.min_horizon`` steps; ``edge_steps`` is 0 when it cannot even pay for the edge.
+    The race gets what the edge leaves of ``extra = limit - steps``, split evenly among the
+    candidates; when that gives fewer than ``settings.min_horizon`` steps each, fewer
+    candidates race (the smallest factors go first). ``horizon`` is 0 (no race) when not
+    even two can; ``edge_steps`` is 0 when the budget cannot pay for the edge either.
     """
     limit = int(math.floor(budget * steps + 1e-9))
     extra = limit - steps
     edge_steps = int(min(settings.edge_max_steps, max(settings.edge_min_steps,
                                                          round(settings.edge_fraction * extra))))
     if extra < edge_steps:
-        return limit, 0, 0
-    per_candidate = (extra - edge_steps) // len(settings.factors)
-    horizon = per_candidate - eval_cost
-    if horizon < settings.min_horizon:
-        return limit, edge_steps, 0
-    return limit, edge_steps, horizon
+        return limit, 0, 0, ()
+    factors = tuple(settings.factors)
+    while len(factors) >= 2:
+        horizon = (extra - edge_steps) // len(factors) - eval_cost
+        if horizon >= settings.min_horizon:
+            return limit, edge_steps, horizon, factors
+        factors = factors[:-1] if len(factors) > 2 else factors
+        if len(factors) == 2:
+            horizon = (extra - edge_steps) // 2 - eval_cost
+            return (limit, edge_steps, horizon, factors) if horizon >= settings.min_horizon \
+                else (limit, edge_steps, 0, ())
+    return limit, edge_steps, 0, ()
 
 
 def run_auto(
@@ -133,7 +143,7 @@ def run_auto(
         raise ValueError(f"`budget` must be >= 1 (the final run alone costs one run), but got budget={budget!r}")
     settings = settings or Settings()
     eval_cost = check_int("eval_cost", session.eval_cost, minimum=0)
-    limit, edge_steps, horizon = plan_search(steps, budget, eval_cost, settings)
+    limit, edge_steps, horizon, factors = plan_search(steps, budget, eval_cost, settings)
     meter = Meter(limit)
     history: list[Decision] = []
     start = session.snapshot()
@@ -168,7 +178,7 @@ def run_auto(
         )
     if horizon:
         multipliers = compressed_multipliers(schedule, steps=steps, horizon=horizon)
-        for factor in settings.factors:
+        for factor in factors:
             lr = edge.top * factor
             score = _race_one(session, meter, lr, multipliers)
             session.restore(start)
@@ -234,35 +244,47 @@ def _final_run(
     settings: Settings,
     history: list[Decision],
 ) -> tuple[list[float], list[float], float]:
+    """Train ``steps`` steps at ``lr * scale * schedule(t)``.
+
+    On a non-finite loss, training goes back to the last checkpoint and carries on at half
+    the scale. The steps lost come out of the budget; when what is left cannot pay for the
+    rest of the schedule at one step per step, the rest of the schedule is compressed onto
+    the calls left, so the run still ends on the schedule's final rate (a decayed model,
+    never one cut off mid-schedule).
+    """
     every = max(1, steps // settings.checkpoints)
     scale = 1.0
     lrs: list[float] = []
     losses: list[float] = []
     checkpoint = (0, session.snapshot())
-    t = 0
-    while t < steps:
+    clock = 0.0  # position on the schedule; advances by more than 1 per step once compressed
+    stride = 1.0
+    while len(lrs) < steps and clock < steps:
         if not meter.can_afford(1):
-            history.append(Decision("final", f"budget spent at step {t} of {steps}; stopped there",
-                                    {"step": t}))
             break
-        rate = lr * scale * float(schedule(t))
+        rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
         meter.charge(1, "final")
         loss = float(session.step(rate))
         if not math.isfinite(loss):
+            failed_at = len(lrs)
             back, token = checkpoint
             session.restore(token)
             del lrs[back:], losses[back:]
             scale *= 0.5
+            clock = float(back)
+            stride = max(1.0, (steps - back) / max(1, meter.left))
             history.append(Decision(
-                "final", f"loss turned {loss} at step {t}; resumed from step {back} at half the rate",
-                {"step": t, "resumed_at": back, "scale": scale},
+                "final",
+                f"loss turned {loss} at step {failed_at}; resumed from step "
+                f"{back} at half the rate" + (f", the rest of the schedule compressed {stride:.2f}x "
+                                              f"to fit the budget" if stride > 1 else ""),
+                {"resumed_at": back, "scale": scale, "stride": stride},
             ))
-            t = back
             continue
         lrs.append(rate)
         losses.append(loss)
-        t += 1
-        if t % every == 0 and t < steps:
-            checkpoint = (t, session.snapshot())
+        clock += stride
+        if len(lrs) % every == 0 and stride == 1.0:
+            checkpoint = (len(lrs), session.snapshot())
     check_positive("lr", lr)
     return lrs, losses, scale

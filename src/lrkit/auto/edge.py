@@ -54,14 +54,21 @@ def find_edge(
     start: float = 1e-6,
     end: float = 10.0,
     num: int = 40,
+    threshold: float = 3.0,
 ) -> Edge:
-    """Sweep ``num`` rates from ``start`` to ``end``; return the edge (see the module doc)."""
+    """Sweep ``num`` rates from ``start`` to ``end``; return the edge (see the module doc).
+
+    ``threshold`` is the range test's divergence threshold (in units of the curve's drop
+    or noise). It is higher than the finder's default: a sweep this short on noisy
+    batches otherwise mistakes a noise bump at tiny rates for the edge, and the onset is
+    back-dated to where the rise began anyway.
+    """
     from lrkit.finder import range_test
 
     check_positive("start", start)
     check_positive("end", end)
     num = check_int("num", num, minimum=2)
-    result = range_test(step, start=start, end=end, num=num)
+    result = range_test(step, start=start, end=end, num=num, threshold=threshold)
     if result.divergence_lr is not None:
         return Edge(float(result.divergence_lr), True, result.steps, result.suggestion, result)
     smoothed = np.asarray(result.smoothed, dtype=float)

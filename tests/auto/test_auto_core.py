@@ -1,0 +1,173 @@
+"""The framework-agnostic algorithm, driven by a pure-Python session (noisy gradient
+descent on a quadratic), so that budgets, phases and recovery are checked without torch."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from lrkit.auto import BudgetExceeded, Meter, Settings, plan_search, run_auto
+
+
+class QuadraticSession:
+    """Gradient descent on ``f(x) = sum(h_i x_i^2) / 2`` with gradient noise; counts calls."""
+
+    def __init__(self, curvatures=(1.0, 10.0, 50.0), noise=0.05, eval_cost=2, seed=0):
+        self.h = list(curvatures)
+        self.x = [1.0] * len(self.h)
+        self.noise = noise
+        self.eval_cost = eval_cost
+        self.rng = random.Random(seed)
+        self.calls = 0
+        self.rates: list[float] = []
+
+    def loss(self) -> float:
+        return sum(h * x * x for h, x in zip(self.h, self.x, strict=True)) / 2
+
+    def step(self, lr: float) -> float:
+        self.calls += 1
+        self.rates.append(lr)
+        value = self.loss()
+        if not math.isfinite(value) or value > 1e30:
+            return math.inf
+        self.x = [x - lr * (h * x + self.noise * self.rng.gauss(0, 1))
+                  for h, x in zip(self.h, self.x, strict=True)]
+        return value
+
+    def evaluate(self) -> float:
+        self.calls += self.eval_cost
+        return self.loss()
+
+    def snapshot(self):
+        return list(self.x), self.rng.getstate()
+
+    def restore(self, token) -> None:
+        self.x = list(token[0])
+        self.rng.setstate(token[1])
+
+
+def cosine(steps):
+    return lambda t: 0.5 * (1 + math.cos(math.pi * min(t, steps) / steps))
+
+
+@pytest.mark.parametrize("steps", [40, 97, 200, 1000])
+@pytest.mark.parametrize("budget", [1.1, 1.25, 1.5, 2.0])
+def test_never_spends_more_than_the_budget(steps, budget):
+    session = QuadraticSession()
+    try:
+        outcome = run_auto(session, steps, cosine(steps), budget=budget)
+    except ValueError as exc:  # a budget too small for any search is refused up front
+        assert "budget" in str(exc)
+        assert session.calls == 0
+        return
+    limit = math.floor(budget * steps + 1e-9)
+    assert session.calls == outcome.spent <= limit == outcome.limit
+    assert sum(outcome.by_phase.values()) == outcome.spent
+    assert outcome.by_phase["final"] >= min(steps, outcome.limit - outcome.spent + outcome.by_phase["final"])
+    assert 0 < len(outcome.lrs) <= steps
+
+
+def test_trains_gradient_descent_to_convergence_near_the_stability_edge():
+    # stable below 2/50 = 0.04: a fast sweep overshoots that edge, the race picks a peak
+    # near it and, if the full-length run then blows up, recovery halves the scale
+    steps = 300
+    session = QuadraticSession(noise=0.0)
+    outcome = run_auto(session, steps, cosine(steps))
+    assert outcome.edge is not None and outcome.edge.diverged
+    assert 0.02 < outcome.edge.top < 0.2
+    assert 0.004 < outcome.lr * outcome.final_scale < 0.04
+    assert session.loss() < 1e-4 * 25.5  # from 25.5 at the start
+    assert outcome.spent <= outcome.limit
+
+
+def test_final_run_follows_the_schedule():
+    steps = 120
+    shape = cosine(steps)
+    outcome = run_auto(QuadraticSession(), steps, shape)
+    for t in (0, 30, 60, 119):
+        assert outcome.lrs[t] == pytest.approx(outcome.lr * shape(t), rel=1e-12)
+
+
+def test_history_names_every_phase_with_its_numbers():
+    outcome = run_auto(QuadraticSession(), 200, cosine(200))
+    phases = [d.phase for d in outcome.history]
+    assert phases[:2] == ["edge", "race"]
+    race = outcome.history[1]
+    assert race.data["horizon"] == outcome.horizon > 0
+    assert len(race.data["candidates"]) == len(Settings().factors) == len(outcome.candidates)
+
+
+def test_same_session_same_outcome():
+    a = run_auto(QuadraticSession(seed=3), 150, cosine(150))
+    b = run_auto(QuadraticSession(seed=3), 150, cosine(150))
+    assert a.lr == b.lr and a.losses == b.losses and a.candidates == b.candidates
+
+
+def test_divergence_in_the_final_run_resumes_at_half_the_rate():
+    class Flaky(QuadraticSession):
+        blown = False
+
+        def step(self, lr):
+            if len(self.rates) > 0 and not Flaky.blown and self.phase_final:
+                Flaky.blown = True
+                self.calls += 1
+                return math.nan
+            return super().step(lr)
+
+    session = Flaky()
+    session.phase_final = False
+    steps = 200
+    limit, edge_steps, horizon, _ = plan_search(steps, 1.5, session.eval_cost, Settings())
+    original_snapshot = session.snapshot
+    taken = []
+
+    def snapshot():
+        taken.append(1)
+        if len(taken) == 2:  # the final run's first checkpoint: from here on, blow up once
+            session.phase_final = True
+        return original_snapshot()
+
+    session.snapshot = snapshot
+    outcome = run_auto(session, steps, cosine(steps))
+    assert any("half the rate" in d.message for d in outcome.history)
+    assert outcome.final_scale == 0.5
+    assert session.calls == outcome.spent <= limit
+    assert len(outcome.lrs) == steps or outcome.spent == limit
+
+
+def test_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="budget"):
+        run_auto(QuadraticSession(), 100, cosine(100), budget=0.9)
+    with pytest.raises(ValueError, match="steps"):
+        run_auto(QuadraticSession(), 0, cosine(100))
+    with pytest.raises(TypeError, match="budget"):
+        run_auto(QuadraticSession(), 100, cosine(100), budget="1.5")
+
+
+def test_budget_too_small_to_race_falls_back_to_a_fraction_of_the_edge():
+    steps = 100
+    settings = Settings(edge_min_steps=10, edge_max_steps=10)
+    outcome = run_auto(QuadraticSession(), steps, cosine(steps), budget=1.12, settings=settings)
+    assert outcome.horizon == 0 and outcome.candidates == ()
+    assert outcome.lr == pytest.approx(outcome.edge.top * settings.fallback_fraction)
+    assert outcome.spent <= 112
+
+
+def test_meter_refuses_to_overspend():
+    meter = Meter(limit=5)
+    meter.charge(5, "a")
+    with pytest.raises(BudgetExceeded):
+        meter.charge(1, "b")
+    assert meter.spent == 5 and meter.by_phase == {"a": 5}
+    with pytest.raises(ValueError, match="limit"):
+        Meter(limit=0)
+
+
+def test_fewer_candidates_race_when_the_budget_is_tight():
+    settings = Settings()
+    _, _, horizon, factors = plan_search(100, 1.5, 4, settings)
+    assert 2 <= len(factors) < len(settings.factors) and horizon >= settings.min_horizon
+    _, _, horizon, factors = plan_search(1000, 1.5, 4, settings)
+    assert factors == settings.factors and horizon > 100

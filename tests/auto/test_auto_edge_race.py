@@ -1,0 +1,64 @@
+"""The edge sweep and the racing helpers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lrkit.auto.edge import find_edge
+from lrkit.auto.race import compressed_multipliers, parabola_minimum
+
+
+def gradient_descent(curvature: float):
+    state = {"x": 1.0}
+
+    def step(lr: float) -> float:
+        loss = 0.5 * curvature * state["x"] ** 2
+        state["x"] -= lr * curvature * state["x"]
+        return loss
+
+    return step
+
+
+@pytest.mark.parametrize("curvature", [1.0, 10.0, 100.0])
+def test_edge_is_near_two_over_the_curvature(curvature):
+    edge = find_edge(gradient_descent(curvature), start=1e-5, end=100.0, num=60)
+    assert edge.diverged
+    # a fast ramp overshoots a little: a blow-up takes a few steps to show
+    assert 0.5 * 2 / curvature < edge.top < 6 * 2 / curvature
+
+
+def test_saturating_loss_reports_the_rate_of_lowest_loss():
+    # the loss improves up to lr=1e-2 and gets (boundedly) worse after: no blow-up
+    def step(lr):
+        x = math.log10(lr) + 2.0
+        return 1.0 + (0.04 if x < 0 else 0.01) * x * x
+
+    edge = find_edge(step, start=1e-6, end=1.0, num=25)
+    assert not edge.diverged
+    assert 1e-3 < edge.top < 0.1  # near the minimum at 1e-2 (the smoothed curve lags a little)
+
+
+def test_negative_losses_work():
+    step = gradient_descent(10.0)
+    edge = find_edge(lambda lr: step(lr) - 100.0, start=1e-4, end=10.0, num=40)
+    assert edge.diverged and 0.05 < edge.top < 0.8
+
+
+def test_compressed_schedule_keeps_the_shape():
+    shape = lambda t: 1.0 - t / 1000  # noqa: E731
+    multipliers = compressed_multipliers(shape, steps=1000, horizon=10)
+    assert multipliers == pytest.approx([1.0 - k / 10 for k in range(10)])
+
+
+def test_parabola_minimum():
+    import numpy as np
+
+    x = np.log([0.01, 0.03, 0.09])
+    scores = [(v - math.log(0.02)) ** 2 for v in x]
+    assert math.exp(parabola_minimum(x, scores)) == pytest.approx(0.02, rel=1e-6)
+    assert parabola_minimum(x, [1.0, 2.0, 1.0]) is None  # concave: no minimum
+    assert parabola_minimum(x, [1.0, math.inf, 1.0]) is None
+    # clipped to half a step on either side of the middle point
+    assert parabola_minimum([0.0, 1.0, 2.0], [10.0, 1.0, 1.0 + 1e-9]) <= 1.5

@@ -1,0 +1,138 @@
+"""``lrkit.torch.autotrain`` on tiny models: the budget counts every loss_fn call, the
+model is trained in place, the result is complete and reproducible, a user schedule is
+followed and bad input is refused."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lrkit.torch import AutoResult, autotrain
+
+
+def make_data(seed: int = 0, n: int = 512, batch: int = 32):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 8, generator=g)
+    w = torch.randn(8, 1, generator=g)
+    y = x @ w + 0.1 * torch.randn(n, 1, generator=g)
+    return [(x[i:i + batch], y[i:i + batch]) for i in range(0, n, batch)]
+
+
+def mse(model, batch):
+    x, y = batch
+    return torch.nn.functional.mse_loss(model(x), y)
+
+
+def make_model(seed: int = 0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+
+
+def adam(params, lr):
+    return torch.optim.Adam(params, lr=lr)
+
+
+class Counted:
+    def __init__(self, fn):
+        self.fn = fn
+        self.calls = 0
+
+    def __call__(self, model, batch):
+        self.calls += 1
+        return self.fn(model, batch)
+
+
+@pytest.mark.parametrize("steps,budget", [(60, 1.5), (80, 1.25), (101, 1.5), (60, 2.0)])
+def test_loss_fn_calls_never_exceed_the_budget(steps, budget):
+    loss_fn = Counted(mse)
+    result = autotrain(make_model(), adam, loss_fn, make_data(), steps, budget=budget, seed=0)
+    assert loss_fn.calls == result.steps_spent <= math.floor(budget * steps) == result.budget_steps
+    assert sum(result.by_phase.values()) == result.steps_spent
+    assert result.runs == pytest.approx(result.steps_spent / steps)
+
+
+def test_trains_the_model_in_place():
+    model = make_model()
+    data = make_data()
+    before = [p.detach().clone() for p in model.parameters()]
+    with torch.no_grad():
+        initial = sum(float(mse(model, b)) for b in data) / len(data)
+    result = autotrain(model, adam, mse, data, 80, seed=0)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    with torch.no_grad():
+        final = sum(float(mse(model, b)) for b in data) / len(data)
+    assert final < 0.2 * initial
+    assert model.training
+    # the returned optimizer is the one that trained these very parameters
+    assert result.optimizer.param_groups[0]["params"][0] is next(model.parameters())
+
+
+def test_result_fields():
+    result = autotrain(make_model(), adam, mse, make_data(), 100, seed=0)
+    assert isinstance(result, AutoResult)
+    assert result.lr > 0 and math.isfinite(result.lr)
+    assert result.edge_lr is not None and result.edge_lr > 0
+    assert len(result.lrs) == len(result.losses) == 100
+    assert max(result.lrs) == pytest.approx(result.lr, rel=0.05)
+    assert result.lrs[-1] < 0.05 * result.lr  # the default shape decays to 0
+    assert [d.phase for d in result.history][:2] == ["edge", "race"]
+    assert all(d.message for d in result.history)
+    assert len(result.candidates) >= 2
+    payload = result.to_dict()
+    assert {"lr", "steps_spent", "budget_steps", "runs", "history", "lrs", "losses"} <= set(payload)
+
+
+def test_same_seed_same_result():
+    a_model, b_model = make_model(), make_model()
+    a = autotrain(a_model, adam, mse, make_data(), 60, seed=7)
+    b = autotrain(b_model, adam, mse, make_data(), 60, seed=7)
+    assert a.lr == b.lr and a.losses == b.losses and a.candidates == b.candidates
+    for p, q in zip(a_model.parameters(), b_model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_user_schedule_is_followed():
+    from lrkit.schedules import linear
+
+    shape = linear(1.0, 0.1, 60)
+    result = autotrain(make_model(), adam, mse, make_data(), 60, schedule=shape, seed=0)
+    for t in (0, 20, 59):
+        assert result.lrs[t] == pytest.approx(result.lr * shape(t), rel=1e-9)
+
+
+def test_group_ratios_are_kept():
+    model = make_model()
+
+    def two_groups(params, lr):
+        first, second = model[0], model[2]
+        return torch.optim.SGD([{"params": first.parameters(), "lr": lr},
+                                {"params": second.parameters(), "lr": lr * 0.1}], lr=lr)
+
+    result = autotrain(model, two_groups, mse, make_data(), 60, seed=0)
+    groups = result.optimizer.param_groups
+    assert float(groups[1]["lr"]) == pytest.approx(0.1 * float(groups[0]["lr"]))
+
+
+def test_short_loader_is_cycled_and_generators_work():
+    data = make_data(n=64)  # two batches: four are held back for evaluation, so it cycles
+    result = autotrain(make_model(), adam, mse, iter(data * 100), 40, seed=0)
+    assert result.steps_spent <= 60
+    result = autotrain(make_model(), adam, mse, data, 40, seed=0)
+    assert len(result.losses) == 40
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="model"):
+        autotrain("model", adam, mse, make_data(), 50)
+    with pytest.raises(ValueError, match="steps"):
+        autotrain(make_model(), adam, mse, make_data(), 0)
+    with pytest.raises(ValueError, match="budget"):
+        autotrain(make_model(), adam, mse, make_data(), 50, budget=0.5)
+    with pytest.raises(TypeError, match="loss_fn"):
+        autotrain(make_model(), adam, lambda m, b: m(b[0]), make_data(), 50)
+    with pytest.raises(ValueError, match="data"):
+        autotrain(make_model(), adam, mse, [], 50)
+    with pytest.raises(TypeError, match="make_optimizer"):
+        autotrain(make_model(), lambda p, lr: None, mse, make_data(), 50)
