@@ -11,6 +11,7 @@ PyTorch loop and recovers from divergence.
 """
 
 from lrkit.monitor.detector import Monitor
+from lrkit.monitor.replay import Change, Diagnosis, diagnose, read_log
 from lrkit.monitor.verdict import (
     DIVERGED,
     OK,
@@ -23,6 +24,10 @@ from lrkit.monitor.verdict import (
 )
 
 __all__ = [
+    "Change",
+    "Diagnosis",
+    "diagnose",
+    "read_log",
     "DIVERGED",
     "OK",
     "PLATEAU",

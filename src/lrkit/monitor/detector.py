@@ -337,7 +337,7 @@ class Monitor:
         if evidence:
             return Verdict(TOO_HIGH, step, self.too_high_factor, tuple(evidence))
 
-        if n == self.window and step >= 2 * self.window:
+        if n == self.window and step >= self.window + self.window // 2:
             if progressing and m2 <= best_before and self._rate_not_annealed():
                 recent_slope, average_slope = self._slopes(m1, m2, start, n, h, step)
                 ratio = recent_slope / average_slope if average_slope > 0 else math.inf

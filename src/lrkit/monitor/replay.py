@@ -1,0 +1,172 @@
+"""Replay a recorded run through a :class:`Monitor`: the verdicts over time, the changes
+between them and one overall diagnosis. Used by ``lrkit diagnose`` and by tests.
+
+>>> d = diagnose([2.0 / (1 + 0.1 * t) for t in range(100)] + [float("nan")])
+>>> d.status, d.changes[-1].step
+('diverged', 100)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrkit.monitor.detector import Monitor
+from lrkit.monitor.verdict import DIVERGED, OK, PLATEAU, STATUSES, TOO_HIGH, TOO_LOW, Verdict
+
+# the overall status is the most severe one seen, in this order
+_SEVERITY = (DIVERGED, TOO_HIGH, TOO_LOW, PLATEAU, OK)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The verdict changed at ``step`` (a row of the table ``lrkit diagnose`` prints)."""
+
+    step: int
+    status: str
+    cause: str
+    factor: float
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "status": self.status, "cause": self.cause,
+                "factor": self.factor, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What the monitor said over a whole run.
+
+    ``status`` is the most severe verdict seen (diverged > too_high > too_low > plateau >
+    ok), ``factor`` its recommended rate factor, ``statuses`` the verdict of every step,
+    ``changes`` the steps where it changed, ``counts`` how many steps had each status.
+    """
+
+    status: str
+    factor: float
+    steps: np.ndarray = field(repr=False)
+    losses: np.ndarray = field(repr=False)
+    statuses: list[str] = field(repr=False)
+    changes: list[Change]
+    counts: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "factor": self.factor, "counts": self.counts,
+                "changes": [c.to_dict() for c in self.changes]}
+
+
+def diagnose(
+    losses: Sequence[float],
+    *,
+    steps: Sequence[int] | None = None,
+    grad_norms: Sequence[float] | None = None,
+    lrs: Sequence[float] | None = None,
+    monitor: Monitor | None = None,
+) -> Diagnosis:
+    """Feed a recorded run to a monitor (a default :class:`Monitor` when None)."""
+    losses = np.asarray(losses, dtype=float)
+    n = losses.size
+    if n == 0:
+        raise ValueError("`losses` must hold at least one value, but got losses=[]")
+    steps_arr = np.arange(n) if steps is None else np.asarray(steps)
+    for name, column in (("steps", steps_arr), ("grad_norms", grad_norms), ("lrs", lrs)):
+        if column is not None and len(column) != n:
+            raise ValueError(
+                f"`{name}` must have one value per loss ({n}), but got {name} of length {len(column)}"
+            )
+    monitor = Monitor() if monitor is None else monitor
+    statuses: list[str] = []
+    changes: list[Change] = []
+    worst: Verdict | None = None
+    previous = None
+    for i in range(n):
+        g = None if grad_norms is None or _missing(grad_norms[i]) else grad_norms[i]
+        r = None if lrs is None or _missing(lrs[i]) else lrs[i]
+        verdict = monitor.update(losses[i], grad_norm=g, lr=r)
+        statuses.append(verdict.status)
+        key = (verdict.status, verdict.cause)
+        if key != previous:
+            detail = verdict.evidence[0].detail if verdict.evidence else ""
+            changes.append(Change(int(steps_arr[i]), verdict.status, verdict.cause,
+                                  verdict.factor, detail))
+            previous = key
+        if worst is None or _SEVERITY.index(verdict.status) < _SEVERITY.index(worst.status):
+            worst = verdict
+    assert worst is not None
+    counts = Counter(statuses)
+    return Diagnosis(
+        status=worst.status,
+        factor=worst.factor,
+        steps=steps_arr,
+        losses=losses,
+        statuses=statuses,
+        changes=changes,
+        counts={s: counts.get(s, 0) for s in STATUSES},
+    )
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def read_log(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read a loss log: CSV with a header, or JSON lines (one object per step).
+
+    Needs a ``loss`` column; ``step`` (default 0, 1, ...), ``grad_norm`` and ``lr`` are
+    optional. Rows without a loss (e.g. an evaluation row in a JSONL log) are skipped;
+    ``nan``/``inf`` are kept, they are what a divergence looks like.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"`log` must be an existing file, but got log={str(path)!r}")
+    text = path.read_text(encoding="utf-8")
+    rows: list[dict[str, Any]]
+    stripped = text.lstrip()
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or stripped.startswith("{"):
+        rows = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"`log` must hold one JSON object per line, but got log={str(path)!r} "
+                    f"(line {number}: {exc.msg})"
+                ) from None
+            if isinstance(row, dict):
+                rows.append(row)
+    else:
+        rows = list(csv.DictReader(text.splitlines()))
+    rows = [r for r in rows if r.get("loss") not in (None, "")]
+    if not rows:
+        raise ValueError(
+            f"`log` must have a 'loss' column with at least one value, but got log={str(path)!r}"
+        )
+    out: dict[str, np.ndarray] = {"loss": np.array([_number(r["loss"], "loss") for r in rows])}
+    out["step"] = (np.array([int(_number(r["step"], "step")) for r in rows])
+                   if all(r.get("step") not in (None, "") for r in rows) else np.arange(len(rows)))
+    for column in ("grad_norm", "lr"):
+        if any(r.get(column) not in (None, "") for r in rows):
+            out[column] = np.array([
+                math.nan if r.get(column) in (None, "") else _number(r[column], column) for r in rows
+            ])
+    return out
+
+
+def _number(value: Any, column: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`{column}` must be a number in every row, but got {column}={value!r}"
+        ) from None
