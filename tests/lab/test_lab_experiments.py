@@ -143,3 +143,12 @@ def test_default_grids_follow_the_theory():
     gd = experiments.default_lrs(q, "gd", 10)
     assert gd[0] == pytest.approx(1e-3 / 2.0) and gd[-1] == pytest.approx(4 / 2.0)
     assert experiments.default_lrs(q, "adam", 10)[-1] == pytest.approx(10.0)
+
+
+def test_gaps_below_rounding_resolution_are_reported_at_the_resolution():
+    obj = objectives.logistic()
+    assert obj.resolution == pytest.approx(8 * np.finfo(float).eps * obj.f_star)
+    t = lab.run(obj, optimizers.GD(lr=5.0), steps=600)
+    assert np.all(t.gaps >= obj.resolution)
+    assert t.gaps[-1] == obj.resolution  # converged to the last bit
+    assert objectives.quadratic().resolution == 0.0

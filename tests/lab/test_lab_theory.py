@@ -134,3 +134,19 @@ def test_theory_helpers_validate_and_agree():
         theory.max_stable_lr(0)
     with pytest.raises(TypeError, match="`lr` must be a real number"):
         theory.gd_contraction("big", 1.0, 0.1)
+
+
+def test_closed_form_gap_equals_the_run_and_locates_the_finite_horizon_optimum():
+    q = objectives.quadratic(kappa=100.0, dim=10, seed=8)
+    error = q.Q.T @ (q.x0 - q.x_star)
+    lrs = np.array([0.1, 1.0, 1.9, 1.98])
+    t = lab.run(q, optimizers.GD(lr=lrs), steps=300)
+    np.testing.assert_allclose(t.gaps[-1], theory.gd_gap(lrs, 300, q.eigenvalues, error),
+                               rtol=1e-8)
+    dense = np.linspace(1.5, 2.0, 50_001)
+    best = [dense[np.argmin(theory.gd_gap(dense, steps, q.eigenvalues, error))]
+            for steps in (100, 300, 1000)]
+    # below 2/(L+mu), and closer to it the longer the run
+    optimum = theory.optimal_lr(q.L, q.mu)
+    assert best[0] < best[1] < best[2] < optimum
+    assert optimum - best[2] < 0.01 * optimum

@@ -86,7 +86,9 @@ def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarra
 
     Stochastic objectives draw their gradient noise from ``numpy.random.default_rng(seed)``;
     with an array of rates each row gets its own noise. A row is stopped once its gap
-    exceeds ``BLOWUP`` times the starting gap or stops being finite.
+    exceeds ``BLOWUP`` times the starting gap or stops being finite. Gaps below the
+    objective's rounding ``resolution`` are recorded as that resolution (below it, the
+    difference ``loss(x) - f*`` is noise).
 
     >>> from lrkit.lab import objectives, optimizers
     >>> q = objectives.quadratic(kappa=10, dim=5)
@@ -110,7 +112,8 @@ def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarra
     alive = np.ones(n, dtype=bool)
     diverged_at = np.full(n, -1)
     with np.errstate(all="ignore"), _one_blas_thread():
-        gaps[0] = objective.loss(x) - objective.f_star
+        floor = objective.resolution
+        gaps[0] = np.maximum(objective.loss(x) - objective.f_star, floor)
         limit = BLOWUP * np.maximum(np.abs(gaps[0]), 1e-12)
         if xs is not None:
             xs[0] = x
@@ -120,7 +123,7 @@ def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarra
                 grad = objective.sample_grad(x, rng)
                 new_x, state = optimizer.update(x, grad, state)
                 x = np.where(alive[:, None], new_x, x)
-                gap = objective.loss(x) - objective.f_star
+                gap = np.maximum(objective.loss(x) - objective.f_star, floor)
                 blown = alive & ~(np.isfinite(gap) & (gap <= limit))
                 diverged_at[blown] = t + 1
                 alive &= ~blown

@@ -83,6 +83,15 @@ class Objective:
         """Whether :meth:`sample_grad` is random."""
         return False
 
+    @property
+    def resolution(self) -> float:
+        """The smallest gap ``loss(x) - f_star`` that rounding lets one tell from zero.
+
+        ``loss(x)`` is computed to about ``eps * |f*|``, so smaller gaps are noise; 0 when
+        the gap is computed without that cancellation (``f* = 0``).
+        """
+        return 8 * float(np.finfo(float).eps) * abs(self.f_star)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.description}>"
 
