@@ -3,7 +3,7 @@
 Every step the monitor checks, in O(1) time:
 
 * non-finite loss, gradient norm or update norm -> ``diverged``;
-* a blow-up: ``loss > level + max(blowup_z * noise, blowup * progress, 5% of |level|)``,
+* a blow-up: ``loss > level + max(blowup_z * noise, blowup * progress, 0.1% of |level|)``,
   where ``level`` is the median loss of the window, ``noise`` the robust step-to-step scale
   ``1.4826 * MAD(diff(loss)) / sqrt(2)`` (insensitive to the downward trend) and
   ``progress`` how far the level has come down from the first losses. The test is
@@ -58,6 +58,7 @@ _MAD_TO_SIGMA = 1.4826
 _MEDIAN_SE = 1.2533  # standard error of a median of k normal draws is 1.2533 * sigma / sqrt(k)
 _START_POINTS = 5
 _MIN_POINTS = 5
+_REL_FLOOR = 1e-3  # smallest blow-up margin, relative to the loss magnitude (smooth losses)
 
 
 class Monitor:
@@ -274,7 +275,7 @@ class Monitor:
         if level < self._best:
             self._best = level
         progress = max(start - self._best, 0.0)
-        margin = max(self.blowup_z * noise, self.blowup * progress, 0.05 * magnitude)
+        margin = max(self.blowup_z * noise, self.blowup * progress, _REL_FLOOR * magnitude)
         self._blowup_margin = margin
         self._blowup_at = level + margin
         if step < self.warmup or n < max(_MIN_POINTS * 2, self.window // 2):
@@ -287,7 +288,7 @@ class Monitor:
         z = (m1 - m2) / se
 
         # diverged: the loss went back up by more than `blowup` of the progress made
-        regress_margin = max(self.blowup * progress, self.blowup_z * noise, 0.05 * magnitude)
+        regress_margin = max(self.blowup * progress, self.blowup_z * noise, _REL_FLOOR * magnitude)
         regress = m2 - self._best
         if regress > regress_margin:
             return Verdict(DIVERGED, step, self.backoff, (Evidence(
