@@ -1,0 +1,78 @@
+"""``lrkit tune`` and ``lrkit worker`` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from lrkit.cli.main import main
+from lrkit.tuning.storage import open_storage
+
+
+def tune_args(tmp_path, *extra):
+    return ["tune", "--problem", "quadratic", "--steps", "30", "--storage",
+            str(tmp_path / "t.journal"), "--out", str(tmp_path / "tune.png"), *extra]
+
+
+def test_json_shape_plot_and_best_rate(tmp_path, capsys):
+    assert main(tune_args(tmp_path, "--n-trials", "6", "--json")) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {"best_lr", "best_value", "study", "counts", "cost", "trials", "storage", "plot"} <= set(payload)
+    assert payload["study"] == "tune-quadratic-seed0"
+    assert len(payload["trials"]) == 6
+    row = payload["trials"][0]
+    assert {"number", "lr", "state", "value", "steps", "note"} <= set(row)
+    assert 1e-5 <= payload["best_lr"] <= 10.0
+    png = (tmp_path / "tune.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_table_and_resume_by_rerunning(tmp_path, capsys):
+    assert main(tune_args(tmp_path, "--n-trials", "3")) == 0
+    out = capsys.readouterr().out
+    assert "trial" in out and "best lr =" in out and "3 " in out
+    assert main(tune_args(tmp_path, "--n-trials", "5", "--json")) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [t["number"] for t in payload["trials"]] == [0, 1, 2, 3, 4]
+
+
+def test_worker_joins_an_existing_study(tmp_path, capsys):
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--study", "shared")) == 0
+    capsys.readouterr()
+    storage = str(tmp_path / "t.journal")
+    study = optuna.load_study(study_name="shared", storage=open_storage(storage))
+    study.set_user_attr("lrkit:n_trials", 4)  # more work appears; a worker picks it up
+    assert main(["worker", "--storage", storage, "--study", "shared", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ran_here"] == 2 and payload["n_trials"] == 4
+
+
+def test_worker_needs_an_existing_lrkit_study(tmp_path, capsys):
+    assert main(["worker", "--storage", str(tmp_path / "x.journal"), "--study", "nope"]) == 2
+    assert "`study`" in capsys.readouterr().err
+
+
+def test_two_local_workers(tmp_path, capsys):
+    assert main(tune_args(tmp_path, "--n-trials", "4", "--workers", "2", "--json")) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert 4 <= len(payload["trials"]) <= 5
+    assert all(t["state"] in ("complete", "pruned", "diverged") for t in payload["trials"])
+
+
+@pytest.mark.parametrize(("extra", "name"), [
+    (["--n-trials", "0"], "n_trials"),
+    (["--workers", "0"], "workers"),
+    (["--budget", "-1"], "budget"),
+    (["--lr-range", "1", "0.1"], "lr_range"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, name):
+    assert main(tune_args(tmp_path, *extra)) == 2
+    err = capsys.readouterr().err
+    assert f"`{name}`" in err and err.count("\n") == 1
+
+
+def test_unknown_problem(tmp_path, capsys):
+    assert main(["tune", "--problem", "nope", "--storage", str(tmp_path / "t.journal")]) == 2
+    assert "`problem`" in capsys.readouterr().err
