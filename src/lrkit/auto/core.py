@@ -183,13 +183,13 @@ def run_auto(
             score = _race_one(session, meter, lr, multipliers)
             session.restore(start)
             candidates.append((lr, score))
-        chosen = _pick(candidates)
+        chosen, reason = _pick(candidates, bracketed=edge.diverged)
         corrected = chosen * (horizon / steps) ** settings.horizon_exponent
         history.append(Decision(
             "race",
-            f"raced {len(candidates)} rates over {horizon} compressed steps; best held-back loss "
-            f"at lr={chosen:.3g}" + (f", corrected for the short horizon to {corrected:.3g}"
-                                      if corrected != chosen else ""),
+            f"raced {len(candidates)} rates over {horizon} compressed steps; lr={chosen:.3g}: "
+            f"{reason}" + (f"; corrected for the short horizon to {corrected:.3g}"
+                           if corrected != chosen else ""),
             {"horizon": horizon, "candidates": [list(c) for c in candidates], "winner": chosen,
              "lr": corrected},
         ))
@@ -211,28 +211,55 @@ def run_auto(
 
 
 def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float]) -> float:
-    for m in multipliers:
+    """Train on the compressed schedule, then score: the mean loss over the held-back
+    batches and the training batches of the last quarter (taken at small rates, near the
+    end of the decay), weighted per batch. The training tail is free and halves the noise
+    of a score taken on a handful of batches."""
+    tail: list[float] = []
+    tail_from = len(multipliers) - max(1, len(multipliers) // 4)
+    for t, m in enumerate(multipliers):
         meter.charge(1, "race")
-        if not math.isfinite(float(session.step(lr * m))):
+        loss = float(session.step(lr * m))
+        if not math.isfinite(loss):
             return math.inf
+        if t >= tail_from:
+            tail.append(loss)
     meter.charge(session.eval_cost, "race")
-    score = float(session.evaluate())
-    return score if math.isfinite(score) else math.inf
+    held_back = float(session.evaluate())
+    if not math.isfinite(held_back):
+        return math.inf
+    n = session.eval_cost
+    return (held_back * n + sum(tail)) / (n + len(tail))
 
 
-def _pick(candidates: Sequence[tuple[float, float]]) -> float:
+def _pick(candidates: Sequence[tuple[float, float]], *, bracketed: bool) -> tuple[float, str]:
+    """The winning rate and why.
+
+    The best-scoring candidate, refined by a parabola through it and its neighbours in
+    log rate when the valley is smooth (not when one side is a cliff, where the parabola
+    would be pulled away from the cliff by its height, not by the valley's shape). When
+    the sweep never blew up (``bracketed`` False) and the largest candidate wins, that
+    win is not trusted: short horizons favour large rates, and nothing above it was seen
+    to fail, so the next one down is taken.
+    """
     lrs = np.array([c[0] for c in candidates])
     scores = np.array([c[1] for c in candidates])
     if not np.isfinite(scores).any():
-        return float(lrs.min()) * 0.1
+        return float(lrs.min()) * 0.1, "every candidate diverged; took a tenth of the smallest"
     order = np.argsort(lrs)
     lrs, scores = lrs[order], scores[order]
     best = int(np.argmin(scores))
+    if not bracketed and best == len(lrs) - 1 and best > 0 and np.isfinite(scores[best - 1]):
+        return float(lrs[best - 1]), ("the largest rate won but nothing above it was seen to fail; "
+                                      "took the next one down (short races favour large rates)")
     if 0 < best < len(lrs) - 1:
-        refined = parabola_minimum(np.log(lrs[best - 1:best + 2]), scores[best - 1:best + 2])
-        if refined is not None:
-            return float(math.exp(refined))
-    return float(lrs[best])
+        a, b, c = scores[best - 1:best + 2]
+        rises = sorted([a - b, c - b])
+        if np.isfinite([a, c]).all() and rises[1] <= 10 * max(rises[0], 1e-12):
+            refined = parabola_minimum(np.log(lrs[best - 1:best + 2]), [a, b, c])
+            if refined is not None:
+                return float(math.exp(refined)), "best held-back loss, refined by a parabola"
+    return float(lrs[best]), "best held-back loss"
 
 
 def _final_run(
