@@ -147,13 +147,13 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    print()
-    print(text)
     if not args.no_write:
         target = ROOT / "docs" / "benchmarks" / "schedules.md"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         print(f"wrote {target.relative_to(ROOT)}")
+    print()
+    print(text)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from lrkit._validation import check_nonnegative, check_range
-from lrkit.schedules.base import Schedule, check_steps
+from lrkit.schedules.base import Schedule, check_steps, format_value
 
 __all__ = [
     "constant",
@@ -46,6 +46,11 @@ def _check_gamma(gamma: object) -> float:
 class Constant(Schedule):
     name = "constant"
     defaults = {"value": 1.0}
+
+    def _printed(self) -> Iterator[str]:
+        # constant(0.5) rather than constant(value=0.5); constant() for the default
+        if self._params["value"] != 1.0:
+            yield format_value(self._params["value"])
 
     def _scalar(self, t: float) -> float:
         return self._params["value"]
