@@ -27,6 +27,7 @@ _LAZY = {
     "Diverged": "lrkit.tuning.trial",
     "open_storage": "lrkit.tuning.storage",
     "problem_objective": "lrkit.tuning.objective",
+    "tune_problem": "lrkit.tuning.objective",
     "plot_trials": "lrkit.tuning.plot",
 }
 

@@ -61,3 +61,30 @@ def problem_objective(problem: Any, *, seed: int = 0, schedule: Any = None,
     objective.problem = problem  # type: ignore[attr-defined]
     objective.steps = steps  # type: ignore[attr-defined]
     return objective
+
+
+def tune_problem(problem: Any, *, n_trials: int | None = None, budget: float | None = None,
+                 seed: int = 0, schedule: Any = None, steps: int | None = None,
+                 lr_range: tuple[float, float] | None = None, **tune_kwargs: Any) -> Any:
+    """Tune the rate of a problem's canonical run: :func:`lrkit.tune` on
+    :func:`problem_objective`, with the budget in full runs of the problem.
+
+    The rates searched default to 1e-4x .. 1e3x the problem's default rate (the reference
+    grid's range) and the lrkit sampler starts at the default rate.
+
+    >>> result = tune_problem("quadratic", budget=2, steps=40)
+    >>> round(result.cost, 6) <= 2 and result.best_lr is not None
+    True
+    """
+    from lrkit.problems.train import resolve_problem
+    from lrkit.tuning.api import tune
+
+    problem = resolve_problem(problem)
+    steps = problem.steps if steps is None else check_int("steps", steps, minimum=1)
+    if lr_range is None:
+        lr_range = (problem.default_lr * 1e-4, problem.default_lr * 1e3)
+    tune_kwargs.setdefault("start", problem.default_lr)
+    metadata = {"problem": problem.name, "seed": seed, **tune_kwargs.pop("metadata", {})}
+    return tune(problem_objective(problem, seed=seed, schedule=schedule, steps=steps),
+                n_trials=n_trials, budget=budget, total_steps=steps, lr_range=lr_range,
+                metadata=metadata, **tune_kwargs)
