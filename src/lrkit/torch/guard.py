@@ -278,16 +278,17 @@ class Guard:
         self.last_verdict = verdict
         return verdict
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, *, _completed: int | None = None) -> Snapshot:
         """Take a snapshot now (the guard also takes one at construction and every
-        ``snapshot_every`` healthy steps)."""
-        extra = {"step": self._step, "monitor": self.monitor.state_dict(), "scale": self._scale}
+        ``snapshot_every`` healthy steps). Its ``step`` is the number of loop steps done."""
+        done = self._step if _completed is None else _completed
+        extra = {"step": done, "monitor": self.monitor.state_dict(), "scale": self._scale}
         if self.directory is None:
             snap = Snapshot.take(self.model, self.optimizer, self.scheduler, self.scaler, extra=extra)
         else:
             suffix = f"-rank{self._rank}" if self.distributed else ""
             snap = Snapshot.take(self.model, self.optimizer, self.scheduler, self.scaler,
-                                 directory=self.directory, name=f"guard-{self._step:09d}{suffix}.pt",
+                                 directory=self.directory, name=f"guard-{done:09d}{suffix}.pt",
                                  extra=extra)
         self._snapshots.append(snap)
         while len(self._snapshots) > self.keep:
@@ -331,7 +332,7 @@ class Guard:
     def _healthy(self, decision: int, verdict: Verdict) -> None:
         self._since_snapshot += 1
         if self._since_snapshot >= self.snapshot_every and decision == _OK:
-            self.snapshot()
+            self.snapshot(_completed=self._step + 1)
             self._retries = 0
 
     def _discard_step(self) -> None:

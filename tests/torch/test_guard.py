@@ -1,0 +1,287 @@
+"""Guard mechanics on tiny models: skip, rollback (bit-exact), backoff through every kind of
+scheduler, bounded retries, event log, file snapshots, AMP GradScaler, clipping,
+gradient accumulation, and agreement under torch.distributed (gloo, 2 processes)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+
+import pytest
+import torch
+
+from lrkit.errors import DivergenceError
+from lrkit.torch.guard import Guard
+
+X = torch.linspace(-1, 1, 32).reshape(8, 4)
+Y = X.sum(dim=1, keepdim=True)
+
+
+def make(seed=0, lr=0.05, momentum=0.9):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    return model, optimizer
+
+
+def loss_of(model, scale=1.0):
+    return torch.nn.functional.mse_loss(model(X), Y) * scale
+
+
+def backward_step(guard, model, optimizer, scale=1.0, nan_grad=False):
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_of(model, scale)
+    loss.backward()
+    if nan_grad:
+        next(model.parameters()).grad.view(-1)[0] = math.nan
+    return guard.step(loss)
+
+
+def params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_bad_arguments_name_the_argument():
+    model, optimizer = make()
+    with pytest.raises(TypeError, match="optimizer"):
+        Guard(model, "sgd")
+    with pytest.raises(ValueError, match="`snapshot_every` must be a positive integer"):
+        Guard(model, optimizer, snapshot_every=0)
+    with pytest.raises(ValueError, match="`backoff` must be in"):
+        Guard(model, optimizer, backoff=1.0)
+    guard = Guard(model, optimizer)
+    with pytest.raises(TypeError, match="`loss` must be a scalar"):
+        guard.step(torch.ones(3))
+
+
+def test_without_faults_the_guard_steps_exactly_like_a_plain_loop():
+    model, optimizer = make()
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 7, 0.5)
+    guard = Guard(model, optimizer, scheduler, snapshot_every=5)
+    ref_model, ref_opt = make()
+    ref_sched = torch.optim.lr_scheduler.StepLR(ref_opt, 7, 0.5)
+    for _ in range(30):
+        backward_step(guard, model, optimizer)
+        ref_opt.zero_grad()
+        loss_of(ref_model).backward()
+        ref_opt.step()
+        ref_sched.step()
+    assert same(params(model), params(ref_model))
+    assert optimizer.param_groups[0]["lr"] == ref_opt.param_groups[0]["lr"]
+    assert guard.events == [] and guard.steps == 30
+
+
+def test_a_nan_gradient_is_skipped_and_leaves_weights_and_optimizer_untouched():
+    model, optimizer = make()
+    guard = Guard(model, optimizer)
+    for _ in range(5):
+        backward_step(guard, model, optimizer)
+    before = params(model)
+    momentum = [s["momentum_buffer"].clone() for s in optimizer.state.values()]
+    verdict = backward_step(guard, model, optimizer, nan_grad=True)
+    assert verdict.status == "diverged" and verdict.cause == "non_finite_grad"
+    assert same(params(model), before)
+    assert same([s["momentum_buffer"] for s in optimizer.state.values()], momentum)
+    assert [e["event"] for e in guard.events] == ["skip"]
+    assert guard.events[0]["cause"] == "non_finite_grad" and guard.scale == 1.0
+
+
+def _run_to_rollback(guard, model, optimizer, blowups=2):
+    for _ in range(10):
+        backward_step(guard, model, optimizer)
+    snapshot_params = params(model)  # a snapshot was taken after 10 healthy steps
+    for _ in range(3):
+        backward_step(guard, model, optimizer)
+    assert not same(params(model), snapshot_params)
+    for _ in range(blowups):
+        backward_step(guard, model, optimizer, scale=1e6)
+    return snapshot_params
+
+
+def test_rollback_restores_the_snapshot_bit_exactly_and_backs_off_the_groups():
+    model, optimizer = make()
+    guard = Guard(model, optimizer, snapshot_every=10, forgive_after=0)
+    snapshot_params = _run_to_rollback(guard, model, optimizer)
+    assert same(params(model), snapshot_params)
+    assert [e["event"] for e in guard.events] == ["skip", "rollback"]
+    rollback = guard.events[-1]
+    assert rollback["cause"] == "blow_up" and rollback["restored_step"] == 10
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.025)
+    assert guard.scale == 0.5 and guard.rollbacks == 1
+
+
+def test_a_first_rollback_in_a_while_retries_at_the_same_rate():
+    model, optimizer = make()
+    guard = Guard(model, optimizer, snapshot_every=10)
+    _run_to_rollback(guard, model, optimizer)
+    assert guard.events[-1]["event"] == "rollback" and guard.events[-1]["backoff"] == 1.0
+    assert optimizer.param_groups[0]["lr"] == 0.05
+    for _ in range(2):  # a second divergence soon after: now the rate goes down
+        backward_step(guard, model, optimizer, scale=1e6)
+    assert guard.events[-1]["backoff"] == 0.5 and optimizer.param_groups[0]["lr"] == 0.025
+
+
+def test_backoff_composes_with_a_torch_scheduler_and_keeps_its_clock():
+    model, optimizer = make()
+    shape = lambda t: 1.0 / (1 + 0.1 * t)  # noqa: E731
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, shape)
+    guard = Guard(model, optimizer, scheduler, snapshot_every=10, forgive_after=0)
+    _run_to_rollback(guard, model, optimizer)
+    assert scheduler.last_epoch == guard.steps == 15
+    assert scheduler.base_lrs == [pytest.approx(0.025)]
+    for _ in range(4):
+        backward_step(guard, model, optimizer)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.025 * shape(19))
+
+
+def test_backoff_composes_with_schedule_lr_through_its_scale():
+    from lrkit.schedules import cosine
+    from lrkit.torch import ScheduleLR
+
+    model, optimizer = make()
+    schedule = cosine(100)
+    scheduler = ScheduleLR(optimizer, schedule)
+    guard = Guard(model, optimizer, scheduler, snapshot_every=10, forgive_after=0)
+    _run_to_rollback(guard, model, optimizer)
+    assert scheduler.scale == 0.5
+    for _ in range(5):
+        backward_step(guard, model, optimizer)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05 * 0.5 * schedule(20))
+
+
+def test_gives_up_with_divergence_error_after_bounded_retries(tmp_path):
+    model, optimizer = make()
+    log = tmp_path / "events.jsonl"
+    guard = Guard(model, optimizer, max_retries=2, event_log=log)
+    for _ in range(5):
+        backward_step(guard, model, optimizer)
+    with pytest.raises(DivergenceError) as info:
+        for _ in range(20):
+            optimizer.zero_grad()
+            guard.step(torch.tensor(math.nan))
+    assert info.value.diagnosis.cause == "non_finite_loss"
+    kinds = [e["event"] for e in guard.events]
+    assert kinds[-1] == "give_up" and kinds.count("rollback") == 2
+    lines = log.read_text().splitlines()
+
+    def strict(constant):
+        raise ValueError(constant)
+
+    events = [json.loads(line, parse_constant=strict) for line in lines]
+    assert [e["event"] for e in events] == kinds
+    assert all({"step", "cause", "evidence", "lr"} <= set(e) for e in events)
+
+
+def test_file_snapshots_are_atomic_and_bounded(tmp_path):
+    model, optimizer = make()
+    guard = Guard(model, optimizer, snapshot_every=3, keep=2, directory=tmp_path, forgive_after=0)
+    snapshot_params = _run_to_rollback(guard, model, optimizer)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) <= 2 and all(f.startswith("guard-") and f.endswith(".pt") for f in files)
+    assert not any(f.endswith(".tmp") for f in files)
+    assert guard.events[-1]["event"] == "rollback"
+    assert guard.events[-1]["restored_step"] == 12
+    assert not same(params(model), snapshot_params)  # restored the newer snapshot (step 12)
+
+
+def test_amp_overflow_is_left_to_the_grad_scaler():
+    model, optimizer = make()
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    guard = Guard(model, optimizer, scaler=scaler)
+
+    def amp_step(inf_grad=False, nan_loss=False):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_of(model) * (math.nan if nan_loss else 1.0)
+        scaler.scale(loss).backward()
+        if inf_grad:
+            next(model.parameters()).grad.view(-1)[0] = math.inf
+        return guard.step(loss)
+
+    for _ in range(5):
+        amp_step()
+    before = params(model)
+    amp_step(inf_grad=True)
+    assert same(params(model), before)  # the scaler skipped the update
+    assert scaler.get_scale() == 512.0 and guard.events == []
+    amp_step(nan_loss=True)
+    assert [e["event"] for e in guard.events] == ["skip"]
+    amp_step()
+    assert not same(params(model), before)
+
+
+def test_clipping_bounds_the_applied_gradient_and_reports_the_raw_norm():
+    model, optimizer = make(momentum=0.0)
+    guard = Guard(model, optimizer, clip_grad_norm=1e-3)
+    backward_step(guard, model, optimizer, scale=100.0)
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+    assert float(norm) == pytest.approx(1e-3, rel=1e-4)
+    assert guard.monitor.state_dict()["grads"][0] > 1e-3
+
+
+def test_gradient_accumulation_steps_once_per_optimizer_step():
+    model, optimizer = make()
+    guard = Guard(model, optimizer)
+    ref_model, ref_opt = make()
+    for _ in range(5):
+        for m, o, g in ((model, optimizer, guard), (ref_model, ref_opt, None)):
+            o.zero_grad()
+            losses = [torch.nn.functional.mse_loss(m(X[i::2]), Y[i::2]) / 2 for i in range(2)]
+            for loss in losses:
+                loss.backward()
+            if g is None:
+                o.step()
+            else:
+                g.step(sum(float(loss.detach()) for loss in losses))
+    assert same(params(model), params(ref_model)) and guard.steps == 5
+
+
+# ---------------------------------------------------------------- torch.distributed (gloo)
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank, world, port, out_dir):
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        model, optimizer = make(seed=0)
+        guard = Guard(model, optimizer, snapshot_every=5, forgive_after=0)
+        assert guard.distributed
+        for step in range(16):
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(model(X[rank::2]), Y[rank::2])
+            if rank == 1 and step == 6:
+                loss = loss * math.nan  # only rank 1 sees a poisoned batch
+            if rank == 0 and step in (11, 12):
+                loss = loss * 1e6  # only rank 0 sees the blow-up
+            loss.backward()
+            for p in model.parameters():  # what DDP does: average the gradients
+                dist.all_reduce(p.grad)
+                p.grad /= world
+            guard.step(loss)
+        flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+        torch.save({"events": [(e["event"], e["step"]) for e in guard.events], "params": flat},
+                   os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_all_ranks_agree_on_skips_and_rollbacks(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    r0 = torch.load(tmp_path / "rank0.pt")
+    r1 = torch.load(tmp_path / "rank1.pt")
+    assert r0["events"] == r1["events"] == [("skip", 6), ("skip", 11), ("rollback", 12)]
+    assert torch.equal(r0["params"], r1["params"])
