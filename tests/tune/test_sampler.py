@@ -89,3 +89,23 @@ def test_bad_arguments_name_the_argument(kwargs):
     name = next(iter(kwargs))
     with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
         LRSampler(**kwargs)
+
+
+def test_starts_from_a_real_range_test():
+    import lrkit
+
+    state = {"x": 4.0}
+
+    def step(lr):
+        loss = state["x"] ** 2
+        state["x"] -= lr * 2 * state["x"]
+        return loss
+
+    found = lrkit.range_test(step, start=1e-4, end=10.0, num=60)
+    sampler = LRSampler(bracket=found)
+    assert sampler.start is not None and 1e-4 <= sampler.start <= 10.0
+    if found.suggestion is not None:
+        assert sampler.start == pytest.approx(found.suggestion)
+    study = run(sampler, 6, f=lambda lr: valley(lr, best=0.3, cliff=1.0), low=1e-4, high=10.0)
+    assert study.trials[0].params["lr"] == pytest.approx(sampler.start)
+    assert 0.1 <= study.best_params["lr"] <= 0.9

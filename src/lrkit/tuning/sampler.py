@@ -71,8 +71,10 @@ class LRSampler(optuna.samplers.BaseSampler):
 
     Args:
         start: the first rate; default: the geometric middle of the ``lr`` range.
-        bracket: ``(low, high)`` rates from a range test; sets ``start`` to their geometric
-            mean and the first step to a quarter of their width in decades.
+        bracket: ``(low, high)`` rates, or a ``lrkit.RangeTestResult``; sets ``start`` to the
+            range test's suggestion (else the geometric mean of the pair) and the first step
+            to a quarter of the pair's width in decades (at most 1). A range test's pair is
+            its confidence band, or (suggestion / 10, divergence rate).
         initial_step: first pattern step in decades (default 1.0).
         min_step: smallest pattern step in decades (default 0.125, half a 4-per-decade grid).
         fallback: the sampler for other parameters (default ``TPESampler(seed=seed)``).
@@ -85,6 +87,10 @@ class LRSampler(optuna.samplers.BaseSampler):
         self.start = None if start is None else check_positive("start", start)
         self.initial_step = check_positive("initial_step", initial_step)
         self.min_step = check_positive("min_step", min_step)
+        if bracket is not None and hasattr(bracket, "suggestion") and hasattr(bracket, "lrs"):
+            bracket, suggested = _bracket_of_range_test(bracket)
+            if self.start is None and suggested is not None:
+                self.start = suggested
         if bracket is not None:
             if len(bracket) != 2:
                 raise ValueError(f"`bracket` must be a pair (low, high), but got bracket={bracket!r}")
@@ -94,7 +100,7 @@ class LRSampler(optuna.samplers.BaseSampler):
             if self.start is None:
                 self.start = math.sqrt(low * high)
             width = math.log10(high / low)
-            self.initial_step = max(self.min_step, width / 4)
+            self.initial_step = min(1.0, max(self.min_step, width / 4))
         self.bracket = None if bracket is None else (float(bracket[0]), float(bracket[1]))
         self._fallback = fallback if fallback is not None else optuna.samplers.TPESampler(seed=seed)
         self._rng = np.random.default_rng(seed)
@@ -168,3 +174,15 @@ class LRSampler(optuna.samplers.BaseSampler):
         upper = min(hi, cliff - self.min_step / 2)
         x = float(self._rng.normal(best_x, self.min_step))
         return 10 ** min(max(x, lo), max(lo, upper))
+
+
+def _bracket_of_range_test(result: Any) -> tuple[tuple[float, float] | None, float | None]:
+    """``((low, high), suggestion)`` read from a ``lrkit.RangeTestResult``."""
+    suggestion = result.suggestion
+    lrs = [float(x) for x in result.lrs]
+    band = getattr(result, "band", None)
+    high = result.divergence_lr or (band[1] if band else None) or (lrs[-1] if lrs else None)
+    low = band[0] if band else (suggestion / 10 if suggestion else (lrs[0] if lrs else None))
+    if low is None or high is None or not 0 < low < high:
+        return None, suggestion
+    return (low, high), suggestion
