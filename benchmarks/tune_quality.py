@@ -45,7 +45,8 @@ def run_one(task: tuple[str, str, float, int]) -> dict:
     """One study; its result is cached on disk so that an interrupted run resumes."""
     import json
 
-    path = CACHE / ("%s-%s-b%g-s%d.json" % task)
+    name, method, budget, seed = task
+    path = CACHE / f"{name}-{method}-b{budget:g}-s{seed}.json"
     if path.exists():
         return json.loads(path.read_text())
     row = _run(task)

@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 import time
+from pathlib import Path
 
 import optuna
 import pytest

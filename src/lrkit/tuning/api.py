@@ -154,8 +154,7 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     """
     optuna = require("optuna", "lrkit.tune")
     from lrkit.tuning.pruner import DivergencePruner
-    from lrkit.tuning.runner import Settings, run_worker, summarize
-    from lrkit.tuning.sampler import incumbent_key
+    from lrkit.tuning.runner import Settings, run_worker
     from lrkit.tuning.storage import create_or_load_study, open_storage
 
     check_callable("objective", objective)
