@@ -34,8 +34,8 @@ def test_light_imports(code: str) -> None:
 
 
 def test_the_probe_can_fail() -> None:
-    # the same probe does see torch when something imports it
-    probe = "import lrkit.torch.scheduler, sys; print('torch' in sys.modules)"
+    # the same probe does report a module that the snippet imports (numpy, cheaply)
+    probe = "import lrkit.schedules\nimport sys, json\nprint(json.dumps(['numpy' in sys.modules]))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=120)
-    assert result.stdout.strip() == "True"
+    assert json.loads(result.stdout.strip()) == [True]

@@ -299,6 +299,9 @@ def test_bad_use_gives_clear_errors() -> None:
         ScheduleLR(opt, 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="`optimizer` must be a torch.optim.Optimizer"):
         ScheduleLR(object(), "cosine(10)")  # type: ignore[arg-type]
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))]})
+    with pytest.raises(ValueError, match="`optimizer` must keep its 1 parameter groups"):
+        sched.step()
     with pytest.raises(TypeError, match="`plateau` must be"):
         ScheduleLR(opt, "cosine(10)", plateau=tls.ReduceLROnPlateau(opt))  # type: ignore[arg-type]
 

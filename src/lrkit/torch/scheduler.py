@@ -89,6 +89,11 @@ class ScheduleLR(LRScheduler):
         factor = self._scale if self.plateau is None else self._scale * self.plateau.scale
         t = self.last_epoch
         groups = self.optimizer.param_groups
+        if len(groups) != len(self.base_lrs):
+            raise ValueError(
+                f"`optimizer` must keep its {len(self.base_lrs)} parameter groups, but got "
+                f"{len(groups)} (build a new ScheduleLR after add_param_group)"
+            )
         if self._shared:  # one evaluation per step, however many groups
             multipliers = [self._fns[0](t)] * len(groups)
         else:
