@@ -37,7 +37,7 @@ def pictures() -> list[str]:
     q2 = objectives.quadratic(kappa=10.0, dim=2, seed=0)
     save(plots.plot_path(lab.path(q2, "gd", (0.1, 1.0, 1.8, 2.03), steps=40)),
          "path_quadratic_gd.png")
-    save(plots.plot_sweep(lab.sweep("quadratic", "heavy-ball", momentum=0.9)),
+    save(plots.plot_sweep(lab.sweep("quadratic", "heavy-ball", momentum=0.9, steps=300)),
          "sweep_quadratic_heavy_ball.png")
     save(plots.plot_path(lab.path("rosenbrock", "adam", (1e-3, 3e-2, 3e-1), steps=500)),
          "path_rosenbrock_adam.png")

@@ -207,6 +207,7 @@ class SweepResult:
             descent on objectives with known ``L`` and ``mu``), empty otherwise.
         theory_gaps: the final gap of a run at exactly each theoretical rate.
         spacing: the grid's ratio between neighbouring rates.
+        resolution: the objective's rounding floor; gaps there are as small as float64 allows.
     """
 
     objective: str
@@ -224,6 +225,7 @@ class SweepResult:
     theory: dict[str, float] = field(default_factory=dict)
     theory_gaps: dict[str, float] = field(default_factory=dict)
     spacing: float = math.nan
+    resolution: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values for JSON."""
@@ -239,6 +241,7 @@ class SweepResult:
             "theory_gaps": dict(self.theory_gaps),
             "initial_gap": self.initial_gap,
             "spacing": self.spacing,
+            "resolution": self.resolution,
             "lrs": self.lrs.tolist(),
             "final_gaps": self.final_gaps.tolist(),
             "diverged": self.diverged.tolist(),
@@ -334,6 +337,7 @@ def sweep(objective: Objective | str, optimizer: Any = "gd", *,
         theory=theory_rates,
         theory_gaps=theory_gaps,
         spacing=float(np.exp(np.mean(np.diff(np.log(grid))))),
+        resolution=objective.resolution,
     )
 
 

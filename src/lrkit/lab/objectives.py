@@ -28,6 +28,7 @@ logistic            L2-regularised logistic regression on scikit-learn's breast-
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -83,14 +84,24 @@ class Objective:
         """Whether :meth:`sample_grad` is random."""
         return False
 
-    @property
+    @functools.cached_property
     def resolution(self) -> float:
         """The smallest gap ``loss(x) - f_star`` that rounding lets one tell from zero.
 
-        ``loss(x)`` is computed to about ``eps * |f*|``, so smaller gaps are noise; 0 when
-        the gap is computed without that cancellation (``f* = 0``).
+        Two limits: ``loss(x)`` is computed to about ``eps * |f*|``, and ``x`` itself is only
+        known to a few ulps, ``delta = 4 eps max(1, |x*|)`` per coordinate, which is worth
+        ``1/2 trace(H*) delta^2`` of loss at the minimum (``H*`` the Hessian there, its
+        trace taken by central differences of the gradient). Smaller gaps are noise.
         """
-        return 8 * float(np.finfo(float).eps) * abs(self.f_star)
+        eps = float(np.finfo(float).eps)
+        h = 1e-5 * max(1.0, float(np.max(np.abs(self.x_star))))
+        eye = np.eye(self.dim)
+        trace = float(sum(
+            (self.grad(self.x_star + h * e)[i] - self.grad(self.x_star - h * e)[i]) / (2 * h)
+            for i, e in enumerate(eye)
+        ))
+        delta = 4 * eps * max(1.0, float(np.max(np.abs(self.x_star))))
+        return 8 * eps * abs(self.f_star) + 0.5 * max(trace, 0.0) * delta**2
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.description}>"

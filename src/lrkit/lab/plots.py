@@ -65,6 +65,9 @@ def plot_sweep(result: SweepResult, ax: Any = None) -> Any:
         ax.scatter(lrs[~ok], np.full(int(np.sum(~ok)), top * 3), marker="x", color="#cb181d",
                    s=14, label="diverged", zorder=3)
     ax.axhline(result.initial_gap, color="grey", lw=0.8, ls=":", label="start")
+    if result.resolution > 0 and np.any(finals[ok] <= result.resolution):
+        ax.axhline(result.resolution, color="grey", lw=0.8, ls="--",
+                   label="rounding floor (float64)")
     for label, rate in result.theory.items():
         ax.axvline(rate, color="#54278f", lw=1.2, ls=THEORY_STYLES.get(label, "-."),
                    label=f"{label} = {rate:.3g}")
