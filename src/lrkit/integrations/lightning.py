@@ -1,0 +1,119 @@
+"""A PyTorch Lightning callback: :class:`lrkit.torch.Guard` inside ``Trainer.fit``.
+
+>>> from lrkit.integrations.lightning import LrkitGuard   # doctest: +SKIP
+>>> trainer = lightning.Trainer(callbacks=[LrkitGuard(snapshot_every=100)])   # doctest: +SKIP
+
+What it does at every optimizer step (Lightning keeps stepping the optimizer and the
+schedulers itself):
+
+* before the step (``on_before_optimizer_step``, gradients already unscaled under AMP): a
+  non-finite gradient norm makes it withhold the update (the gradients are set to None,
+  which torch optimizers skip), agreed across ranks;
+* after the step (``on_train_batch_end``): the loss (the mean over accumulated
+  micro-batches) goes to the Guard's :class:`lrkit.Monitor`; on divergence the last good
+  snapshot of the LightningModule and optimizer is restored and the rate backed off
+  (through ``ScheduleLR.scale`` or the schedulers' ``base_lrs``); after ``max_retries``
+  rollbacks in a row ``lrkit.DivergenceError`` ends ``fit``.
+
+Events are logged to ``lrkit.guard``, kept in ``callback.events`` and, with
+``event_log=``, appended to a JSONL file. Requires ``pip install 'lrkit[lightning]'``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lrkit._optional import require
+
+_lightning = require("lightning", "lrkit.integrations.lightning")
+import torch  # noqa: E402
+
+from lrkit.torch.guard import Guard, _grad_norm  # noqa: E402
+
+__all__ = ["LrkitGuard"]
+
+
+class LrkitGuard(_lightning.pytorch.Callback):
+    """Watch the learning rate and recover from divergence inside ``Trainer.fit``.
+
+    Takes the keyword arguments of :class:`lrkit.torch.Guard` (``snapshot_every``,
+    ``backoff``, ``forgive_after``, ``max_retries``, ``max_skips``, ``directory``,
+    ``event_log``, ``monitor``, ...) except the ones Lightning owns (``scaler``,
+    ``clip_grad_norm``: use the Trainer's ``precision`` and ``gradient_clip_val``).
+    Only the first optimizer and its schedulers are guarded.
+    """
+
+    def __init__(self, **guard_kwargs: Any) -> None:
+        for owned in ("scaler", "clip_grad_norm", "check_grads"):
+            if owned in guard_kwargs:
+                raise ValueError(
+                    f"`{owned}` must be left to the Lightning Trainer, but got "
+                    f"{owned}={guard_kwargs[owned]!r}"
+                )
+        self.guard_kwargs = guard_kwargs
+        self.guard: Guard | None = None
+        self._losses: list[float] = []
+        self._stepped = False
+        self._skipped = False
+        self._grad_norm: float | None = None
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event so far (skips, rollbacks, give-up)."""
+        return [] if self.guard is None else self.guard.events
+
+    # ------------------------------------------------------------------ hooks
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        optimizer = trainer.optimizers[0]
+        schedulers = [c.scheduler for c in trainer.lr_scheduler_configs
+                      if getattr(c.scheduler, "optimizer", None) is optimizer]
+        self.guard = Guard(
+            pl_module, optimizer, schedulers[0] if schedulers else None,
+            check_grads=False,
+            distributed=trainer.world_size > 1 and torch.distributed.is_initialized(),
+            **self.guard_kwargs,
+        )
+
+    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+        guard = self.guard
+        if guard is None or optimizer is not guard.optimizer:
+            return
+        params = [p for p in pl_module.parameters() if p.requires_grad]
+        norm = _grad_norm(params)
+        bad = guard._agree(0 if math.isfinite(norm) else 1)
+        self._stepped = True
+        self._skipped = bool(bad)
+        self._grad_norm = norm if math.isfinite(norm) else None
+        if bad:
+            for p in params:
+                p.grad = None  # torch optimizers leave parameters without gradient alone
+            if math.isfinite(norm):
+                norm = math.nan  # another rank's gradient was non-finite
+            self._grad_norm = norm
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if self.guard is None:
+            return
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        self._losses.append(float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss))
+        if not self._stepped:
+            return  # gradient accumulation: the optimizer has not stepped yet
+        mean = sum(self._losses) / len(self._losses)
+        self._losses = []
+        self._stepped = False
+        self.guard.observe(mean, grad_norm=self._grad_norm, skipped=self._skipped)
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.guard is not None:
+            self.guard.close()
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        if self.guard is None:
+            return {}
+        return {"monitor": self.guard.monitor.state_dict(), "scale": self.guard.scale,
+                "events": list(self.guard.events)}
