@@ -299,6 +299,14 @@ def test_bad_use_gives_clear_errors() -> None:
         ScheduleLR(opt, 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="`optimizer` must be a torch.optim.Optimizer"):
         ScheduleLR(object(), "cosine(10)")  # type: ignore[arg-type]
+    for bad in (float("nan"), -0.1, float("inf")):
+        with pytest.raises(ValueError, match="`lr` of every parameter group must be finite"):
+            ScheduleLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1),
+                       "cosine(10)").load_state_dict({"step": 1, "base_lrs": [bad]})
+    nan_opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    nan_opt.param_groups[0]["lr"] = float("nan")
+    with pytest.raises(ValueError, match="but got lr=nan in group 0"):
+        ScheduleLR(nan_opt, "cosine(10)")
     opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))]})
     with pytest.raises(ValueError, match="`optimizer` must keep its 1 parameter groups"):
         sched.step()

@@ -10,6 +10,7 @@ rates and the plateau's counters), so a resumed run gets bit-identical rates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -69,7 +70,7 @@ class ScheduleLR(LRScheduler):
         # LRScheduler.__init__ is deliberately not called: it would step once, store
         # initial_lr in the param groups and wrap optimizer.step.
         self.optimizer = optimizer
-        self.base_lrs = read_base_lrs(optimizer)
+        self.base_lrs = _check_base_lrs(read_base_lrs(optimizer))
         self.schedules, self._shared = _resolve(schedule, len(optimizer.param_groups))
         self._fns = [s._scalar if isinstance(s, Schedule) else s for s in self.schedules]
         if plateau is not None and not isinstance(plateau, ReduceOnPlateau):
@@ -206,7 +207,7 @@ class ScheduleLR(LRScheduler):
         self.last_epoch = check_int("step", state_dict["step"], minimum=0)
         self._step_count = self.last_epoch + 1
         self._scale = check_positive("scale", state_dict.get("scale", 1.0))
-        self.base_lrs = [float(lr) for lr in base_lrs]
+        self.base_lrs = _check_base_lrs([float(lr) for lr in base_lrs])
         self._apply()
 
     def __repr__(self) -> str:
@@ -214,6 +215,16 @@ class ScheduleLR(LRScheduler):
             f"ScheduleLR(step={self.last_epoch}, schedule={self.schedule_text()!r}, "
             f"scale={self._scale!r}, base_lrs={self.base_lrs!r})"
         )
+
+
+def _check_base_lrs(base_lrs: list[float]) -> list[float]:
+    for i, lr in enumerate(base_lrs):
+        if not (math.isfinite(lr) and lr >= 0.0):
+            raise ValueError(
+                f"`lr` of every parameter group must be finite and >= 0, but got lr={lr!r} "
+                f"in group {i}"
+            )
+    return base_lrs
 
 
 def _resolve(schedule: Any, groups: int) -> tuple[list[Any], bool]:
