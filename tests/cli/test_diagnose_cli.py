@@ -1,0 +1,73 @@
+"""``lrkit diagnose LOG``: CSV and JSONL logs, the table, --json and the plot."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lrkit.cli.main import main
+
+
+def write_csv(path, losses, lrs=None):
+    with open(path, "w") as f:
+        f.write("step,loss" + (",lr" if lrs is not None else "") + "\n")
+        for t, loss in enumerate(losses):
+            f.write(f"{t * 10},{loss}" + (f",{lrs[t]}" if lrs is not None else "") + "\n")
+
+
+def healthy(n=200):
+    rng = np.random.default_rng(0)
+    return 0.1 + 2 * np.exp(-np.arange(n) / 20) + 0.05 * rng.standard_normal(n)
+
+
+def test_csv_log_prints_the_verdict_changes_and_writes_the_plot(tmp_path, capsys):
+    losses = list(healthy()) + [math.nan] * 5
+    log = tmp_path / "log.csv"
+    write_csv(log, losses, lrs=[0.1 * (1 - t / 205) for t in range(205)])
+    png = tmp_path / "plot.png"
+    assert main(["diagnose", str(log), "--out", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "non_finite_loss" in out and "overall: diverged" in out
+    assert "2000" in out  # the log's own step numbers (step = 10 * row)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_jsonl_log_with_grad_norm_and_json_output(tmp_path, capsys):
+    log = tmp_path / "log.jsonl"
+    with open(log, "w") as f:
+        for t, loss in enumerate(healthy()):
+            f.write(json.dumps({"step": t, "loss": float(loss), "grad_norm": 1.0, "lr": 0.1}) + "\n")
+            if t % 50 == 0:
+                f.write(json.dumps({"step": t, "eval_loss": 0.3}) + "\n")  # rows without loss
+    assert main(["diagnose", str(log), "--json", "--out", "none"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["steps"] == 200 and payload["plot"] is None
+    assert payload["status"] in ("ok", "plateau")
+    assert sum(payload["counts"].values()) == 200
+    assert payload["changes"][0] == {"step": 0, "status": "ok", "cause": "ok", "factor": 1.0,
+                                     "detail": ""}
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("step,value\n0,1.0\n", "'loss' column"),
+    ("step,loss\n0,abc\n", "`loss` must be a number"),
+    ('{"loss": 1.0}\nnot json\n', "one JSON object per line"),
+])
+def test_bad_logs_give_a_one_line_error_and_exit_2(tmp_path, capsys, content, needle):
+    log = tmp_path / ("log.jsonl" if content.startswith("{") else "log.csv")
+    log.write_text(content)
+    assert main(["diagnose", str(log), "--out", "none"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+def test_missing_file_and_bad_window(tmp_path, capsys):
+    assert main(["diagnose", str(tmp_path / "nope.csv")]) == 2
+    assert "must be an existing file" in capsys.readouterr().err
+    log = tmp_path / "log.csv"
+    write_csv(log, healthy())
+    assert main(["diagnose", str(log), "--window", "2", "--out", "none"]) == 2
+    assert "`window` must be" in capsys.readouterr().err
