@@ -7,31 +7,22 @@ import math
 import torch
 
 from lrkit import problems
+from lrkit.problems.train import default_schedule
+from lrkit.torch import ScheduleLR
 from lrkit.torch.guard import Guard
 
 FAULTS = ("none", "nan_grad", "lr_spike", "inf_batch", "exploding_loss")
 
 
-def shape(steps: int):
-    """lrkit's default shape: linear warmup over 5% of the steps, then cosine to 0."""
-    w = max(1, round(0.05 * steps))
-
-    def multiplier(t: int) -> float:
-        if t < w:
-            return (t + 1) / w
-        return 0.5 * (1 + math.cos(math.pi * min(t - w, steps - w) / (steps - w)))
-
-    return multiplier
-
-
 def run(name: str, lr: float, fault: str = "none", *, at: int | None = None, seed: int = 0,
         steps: int | None = None, span: int = 3, **guard_kwargs):
-    """Train ``name`` at ``lr`` with lrkit's default shape under a Guard; inject ``fault``
+    """Train ``name`` at ``lr`` with lrkit's default schedule (driven by ``ScheduleLR``, so
+    a backoff goes through its ``scale``) under a Guard; inject ``fault``
     at step ``at`` (default: 40% of the run). Returns (held-out loss, guard)."""
     problem = problems.get(name)
     steps = steps or problem.steps
     at = int(0.4 * steps) if at is None else at
-    base = shape(steps)
+    base = default_schedule(steps)
 
     def multiplier(t: int) -> float:
         spike = 100.0 if fault == "lr_spike" and at <= t < at + span else 1.0
@@ -42,7 +33,7 @@ def run(name: str, lr: float, fault: str = "none", *, at: int | None = None, see
         model = problem.make_model(seed)
         model.train()
         optimizer = problem.make_optimizer(model.parameters(), lr)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+        scheduler = ScheduleLR(optimizer, multiplier)
         guard = Guard(model, optimizer, scheduler, **guard_kwargs)
         batches = problem.batches(seed)
         for t in range(steps):
