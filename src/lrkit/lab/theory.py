@@ -16,7 +16,7 @@ per step. From this:
   ``momentum = ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^2`` contracts by
   ``(sqrt(kappa) - 1)/(sqrt(kappa) + 1)``: the square root of kappa instead of kappa.
 
->>> round(gd_contraction(2 / 101, L=1.0, mu=0.01), 6)
+>>> round(gd_contraction(2 / 1.01, L=1.0, mu=0.01), 6)
 0.980198
 >>> round(optimal_contraction(100.0), 6)
 0.980198
