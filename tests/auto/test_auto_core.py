@@ -171,3 +171,23 @@ def test_fewer_candidates_race_when_the_budget_is_tight():
     assert 2 <= len(factors) < len(settings.factors) and horizon >= settings.min_horizon
     _, _, horizon, factors = plan_search(1000, 1.5, 4, settings)
     assert factors == settings.factors and horizon > 100
+
+
+def test_default_schedule_is_the_reference_grids_shape():
+    from lrkit.auto import default_schedule
+    from lrkit.problems.train import default_schedule as grid_shape
+
+    for steps in (1, 20, 199, 300, 1000):
+        assert default_schedule(steps) == grid_shape(steps)
+    shape = default_schedule(200)
+    assert 0 < shape(0) < 0.2 and shape(10) == pytest.approx(1.0) and shape(199) < 1e-3
+
+
+def test_import_of_the_core_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, lrkit.auto, lrkit.bench; "
+            "print([m for m in ('torch', 'matplotlib', 'optuna') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

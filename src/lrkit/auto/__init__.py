@@ -5,7 +5,6 @@ The torch adapter is :func:`lrkit.torch.autotrain`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from lrkit._validation import check_int
