@@ -19,6 +19,10 @@ def test_run_records_gaps_rates_and_path():
     np.testing.assert_allclose(t.rates, 0.5 * schedules.cosine(20)(np.arange(20)))
     np.testing.assert_allclose(t.gaps, q.loss(t.xs) - q.f_star)
     assert not t.diverged and t.diverged_at == -1
+    with pytest.raises(TypeError, match="`optimizer` must be an lrkit.lab optimizer"):
+        lab.run(q, "gd", steps=3)
+    with pytest.raises(ValueError, match=r"`x0` must be an array of shape \(3,\)"):
+        lab.run(q, optimizers.GD(), steps=3, x0=np.zeros(2))
 
 
 def test_a_blown_up_run_is_stopped_quietly_and_marked():

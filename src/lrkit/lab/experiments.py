@@ -98,6 +98,9 @@ def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarra
     """
     objective = _as_objective(objective)
     steps = check_int("steps", steps, minimum=1)
+    if not isinstance(optimizer, _optimizers._Optimizer):
+        _fail("optimizer", "an lrkit.lab optimizer such as GD(lr=0.1) (sweep and path take "
+              "names)", optimizer, TypeError)
     batched = isinstance(optimizer.lr, np.ndarray)
     n = len(optimizer.lr) if batched else 1
     start = objective.x0 if x0 is None else np.asarray(x0, dtype=float)
