@@ -79,6 +79,7 @@ class Settings:
     horizon_exponent: float = 0.0
     fallback_fraction: float = 0.1
     checkpoints: int = 20
+    max_recoveries: int = 4
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,59 @@ def run_auto(
     )
 
 
+class BlowUp:
+    """Sign- and scale-free test that training blew up or lost all its progress.
+
+    With ``first`` the first loss seen and ``best`` the lowest, a loss blew up when
+    ``loss > first + 3 * max(first - best, 0.1 * |first|)`` (a spike far above where
+    training started). Training lost its progress when the moving average (``beta``,
+    bias-corrected) had fallen by more than a tenth of ``|first|`` and is back above
+    ``first`` (a network that died after a spike). Non-finite losses always count.
+
+    >>> watch = BlowUp()
+    >>> [watch.update(v) for v in (2.0, 1.0, 0.5, 9.0)]
+    [False, False, False, True]
+    """
+
+    def __init__(self, beta: float = 0.9) -> None:
+        self.beta = beta
+        self.first = math.nan
+        self.best = math.inf
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget the moving average (after going back to a checkpoint); keep ``first``/``best``."""
+        self.average = 0.0
+        self.averaged = 0
+        self.lowest_smoothed = math.inf
+
+    def smoothed(self) -> float:
+        if not self.averaged:
+            return math.nan
+        return self.average / (1 - self.beta**self.averaged)
+
+    def healthy(self) -> bool:
+        """True while the smoothed loss sits at or below the start (safe to checkpoint)."""
+        return not self.averaged or self.smoothed() <= self.first
+
+    def update(self, loss: float) -> bool:
+        """Feed one training loss; True when training blew up."""
+        if not math.isfinite(loss):
+            return True
+        if math.isnan(self.first):
+            self.first = loss
+        self.best = min(self.best, loss)
+        self.averaged += 1
+        self.average = self.beta * self.average + (1 - self.beta) * loss
+        smoothed = self.smoothed()
+        self.lowest_smoothed = min(self.lowest_smoothed, smoothed)
+        scale = max(self.first - self.best, 0.1 * abs(self.first), 1e-12)
+        if loss > self.first + 3 * scale:
+            return True
+        fell = self.first - self.lowest_smoothed > 0.1 * max(abs(self.first), 1e-12)
+        return fell and smoothed > self.first
+
+
 def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float]) -> float:
     """Train on the compressed schedule, then score: the mean loss over the held-back
     batches and the training batches of the last quarter (taken at small rates, near the
@@ -284,6 +338,7 @@ def _final_run(
     lrs: list[float] = []
     losses: list[float] = []
     checkpoint = (0, session.snapshot())
+    watch = BlowUp()
     clock = 0.0  # position on the schedule; advances by more than 1 per step once compressed
     stride = 1.0
     while len(lrs) < steps and clock < steps:
@@ -292,17 +347,26 @@ def _final_run(
         rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
         meter.charge(1, "final")
         loss = float(session.step(rate))
-        if not math.isfinite(loss):
+        if watch.update(loss):
             failed_at = len(lrs)
+            if scale < 0.5**settings.max_recoveries:
+                session.restore(checkpoint[1])
+                del lrs[checkpoint[0]:], losses[checkpoint[0]:]
+                history.append(Decision(
+                    "final", f"loss blew up again at step {failed_at} after "
+                    f"{settings.max_recoveries} recoveries; stopped at the checkpoint of step "
+                    f"{checkpoint[0]}", {"step": failed_at, "stopped_at": checkpoint[0]}))
+                break
             back, token = checkpoint
             session.restore(token)
             del lrs[back:], losses[back:]
             scale *= 0.5
             clock = float(back)
             stride = max(1.0, (steps - back) / max(1, meter.left))
+            watch.restart()
             history.append(Decision(
                 "final",
-                f"loss turned {loss} at step {failed_at}; resumed from step "
+                f"loss blew up ({loss:.4g}) at step {failed_at}; resumed from step "
                 f"{back} at half the rate" + (f", the rest of the schedule compressed {stride:.2f}x "
                                               f"to fit the budget" if stride > 1 else ""),
                 {"resumed_at": back, "scale": scale, "stride": stride},
@@ -311,7 +375,7 @@ def _final_run(
         lrs.append(rate)
         losses.append(loss)
         clock += stride
-        if len(lrs) % every == 0 and stride == 1.0:
+        if len(lrs) % every == 0 and stride == 1.0 and watch.healthy():
             checkpoint = (len(lrs), session.snapshot())
     check_positive("lr", lr)
     return lrs, losses, scale

@@ -218,6 +218,7 @@ def autotrain(
     budget: float = 1.5,
     seed: int | None = None,
     val_batches: int = 4,
+    val_data: Iterable[Any] | None = None,
     clip_grad_norm: float | None = None,
     progress: bool = False,
     settings: Settings | None = None,
@@ -228,7 +229,9 @@ def autotrain(
     ``make_optimizer(params, lr)`` builds any torch optimizer (groups may scale ``lr``;
     their ratios are kept). ``loss_fn(model, batch)`` returns a scalar tensor. ``data`` is
     any iterable of batches (cycled when it ends); the first ``val_batches`` batches are
-    held back and only ever evaluated, to score the raced rates. ``schedule`` is the shape
+    held back and only ever evaluated, to score the raced rates, or taken from
+    ``val_data`` when given (better when ``data`` cycles over a small set, whose held-back
+    batches come round again in training). ``schedule`` is the shape
     (an lrkit schedule or any ``step -> multiplier``), by default linear warmup over 5% of
     the steps then cosine decay to 0. The same ``seed`` and data give the same result.
     """
@@ -255,7 +258,8 @@ def autotrain(
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"`make_optimizer` must return a torch.optim.Optimizer, but got {optimizer!r}")
     tape = _Tape(data, keep=max(settings.edge_max_steps, steps // 4 + 1))
-    held_back = tape.take(val_batches)
+    held_back = _Tape(val_data, keep=0).take(val_batches) if val_data is not None \
+        else tape.take(val_batches)
     with progress_bar(limit, "lrkit auto", progress) as bar:
         session = TorchSession(model, optimizer, loss_fn, tape, held_back, limit,
                                clip_grad_norm=clip_grad_norm, bar=bar)
