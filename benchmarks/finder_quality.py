@@ -147,23 +147,28 @@ def _markdown(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def calibrate(data: dict[str, Any]) -> None:
-    """Predicted ratios (grid interpolation) of candidate defaults, to choose the constants."""
+    """Predicted ratios (grid interpolation) of candidate constants of lrkit's default."""
     from lrkit.finder import rules
 
-    print("fraction pull  median  worst  per-problem")
-    for fraction in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
-        for pull in (1.0, 1.5, 2.0, 3.0):
-            rules.EDGE_FRACTION, rules.VALLEY_PULL = fraction, pull
+    saved = rules.MINIMUM_FRACTION, rules.EDGE_FRACTION
+    print("min_frac edge_frac  median  worst  per-problem (" + " ".join(data) + ")")
+    for minimum in (0.7, 0.85, 1.0, 1.2, 1.5):
+        for edge in (0.5, 0.6, 0.65, 0.7, 0.75):
+            rules.MINIMUM_FRACTION, rules.EDGE_FRACTION = minimum, edge
             per = []
             for entry in data.values():
                 picks = [reanalyze(c).suggestions["lrkit"] for c in entry["curves"]]
                 per.append(float(np.mean([predicted_ratio(entry["grid"], p) for p in picks])))
-            print(f"{fraction:8.2f} {pull:4.1f}  {np.median(per):6.3f} {np.max(per):6.3f}  "
+            print(f"{minimum:8.2f} {edge:8.2f}  {np.median(per):6.3f} {np.max(per):6.3f}  "
                   + " ".join(f"{v:.3f}" for v in per))
-    print("edge / grid best lr per problem:")
+    rules.MINIMUM_FRACTION, rules.EDGE_FRACTION = saved
+    print("per problem: grid best lr; lowest point / best; edge / best")
     for name, entry in data.items():
+        best = entry["grid"].best_lr
+        lows = [rules.lowest_point(c["lrs"], c["losses"], c["onset"], c["beta"]) for c in entry["curves"]]
         edges = [reanalyze(c).divergence_lr for c in entry["curves"]]
-        print(f"  {name:22s} " + " ".join("-" if e is None else f"{e / entry['grid'].best_lr:.2f}" for e in edges))
+        print(f"  {name:22s} {best:.3g}  " + " ".join("-" if v is None else f"{v / best:.2f}" for v in lows)
+              + "  |  " + " ".join("-" if e is None else f"{e / best:.2f}" for e in edges))
 
 
 def main() -> None:

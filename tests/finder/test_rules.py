@@ -80,14 +80,28 @@ def test_rules_give_none_without_a_curve():
     assert rules.lrkit_default(lrs, rising, None, None) is None
 
 
-def test_lrkit_default_stays_near_the_calibrated_fraction_of_the_edge():
+def test_lrkit_default_is_a_fraction_of_the_lowest_point_capped_by_the_edge():
     lrs = np.geomspace(1e-5, 1.0, 81)
-    losses = 1.0 / (1.0 + lrs / 1e-3)
-    edge = 0.5
-    pick = rules.lrkit_default(lrs, losses, None, edge)
-    anchor = rules.EDGE_FRACTION * edge
-    assert anchor / rules.VALLEY_PULL <= pick <= anchor * rules.VALLEY_PULL
-    assert pick < edge
+    losses = (np.log10(lrs) + 2.0) ** 2  # lowest at lr = 1e-2
+    assert rules.lowest_point(lrs, losses) == pytest.approx(1e-2)
+    far_edge = rules.lrkit_default(lrs, losses, None, divergence_lr=0.9)
+    assert far_edge == pytest.approx(rules.MINIMUM_FRACTION * 1e-2)
+    near_edge = rules.lrkit_default(lrs, losses, None, divergence_lr=0.005)
+    assert near_edge == pytest.approx(rules.EDGE_FRACTION * 0.005)
+    # no divergence: only the last rate is known to be stable
+    falling = 1.0 / (1.0 + lrs / 1e-3)
+    assert rules.lrkit_default(lrs, falling, None, None) == pytest.approx(rules.NO_EDGE_FRACTION * 1.0)
+
+
+def test_lowest_point_has_no_lag():
+    # the moving average trails the curve; the zero-phase reading does not
+    lrs = np.geomspace(1e-5, 1.0, 100)
+    losses = (np.log10(lrs) + 2.5) ** 2
+    assert rules.lowest_point(lrs, losses, beta=0.95) == pytest.approx(10**-2.5, rel=0.15)
+    from lrkit.finder.smoothing import ema
+
+    lagged = lrs[int(np.argmin(ema(losses, 0.95)))]
+    assert lagged > 3 * 10**-2.5
 
 
 def test_nan_cuts_the_curve():

@@ -34,7 +34,7 @@ import numpy as np
 from lrkit._progress import progress_bar
 from lrkit._validation import check_callable, check_int, check_positive, check_range
 from lrkit.finder import rules
-from lrkit.finder.divergence import DivergenceDetector
+from lrkit.finder.divergence import DivergenceDetector, growth_edge
 from lrkit.finder.result import RangeTestResult
 from lrkit.finder.smoothing import ema
 
@@ -161,16 +161,17 @@ def analyze(
     """Apply every rule to a recorded curve (``onset``: index of the first point of the
     blow-up, as found by the divergence test).
 
-    The edge is the rate of the last update before the first raised loss: the loss at
-    point ``onset`` was measured after the update made at ``lrs[onset - 1]``.
+    The edge is the rate of the last update before the first raised loss (the loss at
+    point ``onset`` was measured after the update made at ``lrs[onset - 1]``), refined
+    from the growth rate of the blow-up (:func:`~lrkit.finder.divergence.growth_edge`).
     """
     lrs = np.asarray(lrs, dtype=float)
     losses = np.asarray(losses, dtype=float)
     smoothed = ema(losses, beta)
-    divergence_lr = None if onset is None else float(lrs[max(onset - 1, 0)])
+    divergence_lr = growth_edge(lrs, losses, onset)
     stop = len(lrs) if onset is None else onset
     suggestions: dict[str, float | None] = {
-        "lrkit": rules.lrkit_default(lrs, smoothed, stop, divergence_lr),
+        "lrkit": rules.lrkit_default(lrs, losses, stop, divergence_lr, beta),
         "steepest": rules.steepest(lrs, smoothed, stop),
         "valley": rules.valley(lrs, smoothed, stop),
         "minimum/10": rules.minimum_tenth(lrs, smoothed, stop),

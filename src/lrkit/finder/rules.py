@@ -12,7 +12,8 @@ with. They know nothing about torch or about how the curve was produced.
   smoothed loss, at 1/2 of its way down (fastai picks ``start + len/3 + len/6``).
 - :func:`minimum_tenth`: the rate at the lowest smoothed loss, divided by 10.
 - :func:`edge_fraction`: a fixed fraction of the divergence edge.
-- :func:`lrkit_default`: lrkit's rule, see its docstring.
+- :func:`lrkit_default`: lrkit's rule: a fraction of the lag-free lowest point, capped by
+  a fraction of the edge (see its docstring).
 
 >>> import numpy as np
 >>> lrs = np.geomspace(1e-4, 1.0, 41)
@@ -27,11 +28,12 @@ import math
 
 import numpy as np
 
-# lrkit's default: this fraction of the divergence edge, refined towards the valley rule.
-# Calibrated by benchmarks/finder_quality.py on the built-in problems (docs/benchmarks/finder.md).
-EDGE_FRACTION = 0.3
-# how far (factor) the valley may pull the default away from EDGE_FRACTION * edge
-VALLEY_PULL = 2.0
+# lrkit's default (see lrkit_default): fractions calibrated by benchmarks/finder_quality.py
+# on the built-in problems (docs/benchmarks/finder.md)
+MINIMUM_FRACTION = 0.7
+EDGE_FRACTION = 0.7
+# without a divergence, the largest rate known to be stable is the last one tried
+NO_EDGE_FRACTION = 0.1
 
 
 def _clean(lrs: np.ndarray, smoothed: np.ndarray, stop: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -107,26 +109,38 @@ def edge_fraction(divergence_lr: float | None, fraction: float = EDGE_FRACTION) 
     return float(fraction * divergence_lr)
 
 
-def lrkit_default(lrs: np.ndarray, smoothed: np.ndarray, stop: int | None,
-                  divergence_lr: float | None) -> float | None:
-    """lrkit's default: a calibrated fraction of the divergence edge, pulled towards the
-    longest-valley pick by at most a factor ``VALLEY_PULL``::
+def lowest_point(lrs: np.ndarray, losses: np.ndarray, stop: int | None = None,
+                 beta: float = 0.9) -> float | None:
+    """The rate where the lag-free smoothed loss (:func:`~lrkit.finder.smoothing.zero_phase`)
+    is lowest, before the blow-up."""
+    from lrkit.finder.smoothing import zero_phase
 
-        anchor = EDGE_FRACTION * edge
-        pick   = sqrt(anchor * clip(valley, anchor / VALLEY_PULL**2, anchor * VALLEY_PULL**2))
+    lrs, losses = _clean(lrs, losses, stop)
+    if len(lrs) < 3:
+        return None
+    return float(lrs[int(np.argmin(zero_phase(losses, beta)))])
 
-    The edge (the stability limit) is the feature of the curve that moves least with
-    noise and smoothing; the valley carries the curve's own opinion about where progress
-    is made. Without an edge (the sweep ended first) it falls back to the valley rule,
-    capped at a tenth of the last rate tried.
+
+def lrkit_default(lrs: np.ndarray, losses: np.ndarray, stop: int | None,
+                  divergence_lr: float | None, beta: float = 0.9) -> float | None:
+    """lrkit's default: a fraction of the rate at the curve's lowest point, never above a
+    fraction of the divergence edge::
+
+        pick = min(MINIMUM_FRACTION * lr_lowest, EDGE_FRACTION * edge)
+
+    ``lr_lowest`` is read from the raw losses smoothed without lag (the usual moving
+    average trails the curve by several points, a factor of several in the rate), so it
+    marks where the sweep made its fastest progress; the edge, the feature of the curve
+    that noise moves least, caps it where the lowest point crowds the blow-up (as on a
+    convex problem, whose loss falls until the rate is unstable). A sweep that never
+    diverged knows no edge, only that the last rate tried was stable: the cap is then
+    ``NO_EDGE_FRACTION * lrs[-1]``.
     """
-    valley_lr = valley(lrs, smoothed, stop)
-    if divergence_lr is None:
-        if valley_lr is None:
-            return None
-        return float(min(valley_lr, np.asarray(lrs, dtype=float)[-1] / 10.0))
-    anchor = EDGE_FRACTION * divergence_lr
-    if valley_lr is None:
-        return float(anchor)
-    pulled = float(np.clip(valley_lr, anchor / VALLEY_PULL**2, anchor * VALLEY_PULL**2))
-    return float(math.sqrt(anchor * pulled))
+    lowest = lowest_point(lrs, losses, stop, beta)
+    if lowest is None or lowest <= float(np.asarray(lrs, dtype=float)[0]):
+        return None  # the curve never fell
+    if divergence_lr is not None:
+        cap = EDGE_FRACTION * divergence_lr
+    else:
+        cap = NO_EDGE_FRACTION * float(np.asarray(lrs, dtype=float)[-1])
+    return float(min(MINIMUM_FRACTION * lowest, cap))
