@@ -8,7 +8,6 @@ snapshots every 10 steps, and the fault at 40% of the run (see ``_guard_harness`
 from __future__ import annotations
 
 import pytest
-
 from _guard_harness import run
 
 GOOD = {"quadratic": 0.1, "autoencoder": 0.0316}

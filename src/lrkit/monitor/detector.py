@@ -41,8 +41,6 @@ import math
 from collections import deque
 from typing import Any
 
-import numpy as np
-
 from lrkit._validation import check_int, check_positive, check_range
 from lrkit.monitor.verdict import (
     DIVERGED,
@@ -266,7 +264,7 @@ class Monitor:
         a = list(self._losses)
         n = len(a)
         level = _median(a)
-        d = [y - x for x, y in zip(a, a[1:])]
+        d = [y - x for x, y in zip(a, a[1:], strict=False)]
         md = _median(d)
         noise = _MAD_TO_SIGMA * _median([abs(x - md) for x in d]) / math.sqrt(2.0)
         start = self._start if math.isfinite(self._start) else a[0]
@@ -397,4 +395,4 @@ def _lag1_autocorrelation_detrended(a: list[float]) -> float | None:
     denom = sum(r * r for r in resid)
     if denom <= 0:
         return None
-    return sum(x * y for x, y in zip(resid, resid[1:])) / denom
+    return sum(x * y for x, y in zip(resid, resid[1:], strict=False)) / denom
