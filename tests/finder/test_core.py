@@ -94,6 +94,7 @@ def test_without_divergence_the_default_stays_below_the_last_rate():
     result = range_test(NoisyQuadratic(L=10.0), start=1e-6, end=0.05, num=60)
     assert result.stop_reason == "end" and result.divergence_lr is None
     assert result.suggestion is not None and result.suggestion <= 0.05 / 10 * 1.0001
+    assert "never blew up" in result.note and "note:" in str(result)
 
 
 def test_result_is_frozen_and_read_only():

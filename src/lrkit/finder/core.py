@@ -181,6 +181,9 @@ def analyze(
     suggestion = None if note else suggestions["lrkit"]
     if suggestion is None and not note:
         note = "no rule could read the curve"
+    if suggestion is not None and divergence_lr is None:
+        note = ("the loss never blew up within the sweep, so the suggestion is capped at "
+                f"{rules.NO_EDGE_FRACTION:g}x the last rate tried; raise `end` for a sharper reading")
     band = None if suggestion is None else _band(suggestion, suggestions, divergence_lr)
     return RangeTestResult(
         lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=stop_reason,

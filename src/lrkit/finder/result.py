@@ -26,7 +26,8 @@ class RangeTestResult:
         suggestions: every rule's pick, rule name -> rate or None.
         band: ``(low, high)`` range of plausible rates from the spread of the rules (None
             when there is no suggestion).
-        note: why there is no reliable suggestion, or an empty string.
+        note: why there is no reliable suggestion, or what limits the one given (an empty
+            string when nothing does).
     """
 
     lrs: np.ndarray
@@ -84,6 +85,8 @@ class RangeTestResult:
         if self.suggestion is not None:
             low, high = self.band if self.band is not None else (math.nan, math.nan)
             lines.append(f"suggested lr: {self.suggestion:.3g} (band {low:.3g} .. {high:.3g})")
+            if self.note:
+                lines.append(f"note: {self.note}")
         else:
             lines.append(f"no reliable suggestion: {self.note}")
         edge = "none" if self.divergence_lr is None else f"{self.divergence_lr:.3g}"

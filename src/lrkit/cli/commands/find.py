@@ -112,6 +112,8 @@ def _report(name: str, optimizer: str, result: object, plot: object) -> str:
     if r.suggestion is not None:  # type: ignore[attr-defined]
         low, high = r.band  # type: ignore[attr-defined]
         lines.append(f"suggested lr: {r.suggestion:.3g}   (band {low:.3g} .. {high:.3g})")  # type: ignore[attr-defined]
+        if r.note:  # type: ignore[attr-defined]
+            lines.append(f"note: {r.note}")  # type: ignore[attr-defined]
     else:
         lines.append(f"no reliable suggestion: {r.note}")  # type: ignore[attr-defined]
     edge = r.divergence_lr  # type: ignore[attr-defined]
