@@ -191,3 +191,40 @@ def test_import_of_the_core_stays_light():
             "print([m for m in ('torch', 'matplotlib', 'optuna') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_blow_up_detector_is_sign_and_scale_free():
+    from lrkit.auto.core import BlowUp
+
+    for offset, scale in ((0.0, 1.0), (-3.0, 1.0), (0.0, 1e-6), (5.0, 1e3)):
+        watch = BlowUp()  # (offset -3: negative losses)
+        calm = [offset + scale * v for v in (2.0, 1.5, 1.2, 1.1, 1.0, 1.05, 0.95, 1.0)]
+        assert not any(watch.update(v) for v in calm)
+        assert watch.update(offset + scale * 9.0)  # far above the start
+    watch = BlowUp()
+    assert watch.update(math.nan)
+    # a network that dies: the smoothed loss climbs back above where it started
+    watch = BlowUp()
+    falls = [2.0 - 0.1 * k for k in range(12)]
+    assert not any(watch.update(v) for v in falls)
+    assert any(watch.update(2.2) for _ in range(30))
+
+
+def test_finite_blow_up_in_the_final_run_is_recovered():
+    class Spiky(QuadraticSession):
+        """Diverges (finite, huge) whenever the rate is above 0.03, only in long runs."""
+
+        def step(self, lr):
+            value = super().step(lr)
+            self.hot = self.hot + 1 if lr > 0.03 else 0
+            return value * (1e3 if self.hot > 40 else 1.0)
+
+    session = Spiky(noise=0.0)
+    session.hot = 0
+    steps = 400
+    outcome = run_auto(session, steps, lambda t: 1.0, budget=1.5)
+    assert outcome.spent <= outcome.limit
+    if outcome.lr > 0.03:  # the race cannot see a blow-up that takes 40 steps to come
+        assert any("blew up" in d.message for d in outcome.history)
+        assert outcome.lr * outcome.final_scale <= 0.03
+    assert session.loss() < 1e-3

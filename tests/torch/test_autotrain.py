@@ -136,3 +136,12 @@ def test_bad_input():
         autotrain(make_model(), adam, mse, [], 50)
     with pytest.raises(TypeError, match="make_optimizer"):
         autotrain(make_model(), lambda p, lr: None, mse, make_data(), 50)
+
+
+def test_val_data_scores_the_race_instead_of_held_back_batches():
+    data = make_data()
+    val = make_data(seed=1)
+    calls = Counted(mse)
+    result = autotrain(make_model(), adam, calls, data, 100, val_data=val, seed=0)
+    assert calls.calls == result.steps_spent <= 150
+    assert len(result.losses) == 100
