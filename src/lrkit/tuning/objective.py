@@ -4,6 +4,9 @@ built-in (or user) problem that reports its training loss to the trial after eve
 It is :func:`lrkit.problems.train` step for step (same model, optimizer, batch order,
 schedule ``lr_group(t) = base_lr_group * schedule(t)`` and held-out evaluation), so the
 final value of a trial equals ``problems.train(problem, trial.lr, seed=seed).held_out``.
+At the pruner's rungs it also evaluates the held-out loss and reports that, so trials are
+raced on the criterion they are finally judged by (the training loss can disagree: a rate
+too high for held-out loss can look best on training loss early in a run).
 """
 
 from __future__ import annotations
@@ -52,9 +55,17 @@ def problem_objective(problem: Any, *, seed: int = 0, schedule: Any = None,
                 scale_lrs(optimizer, base_lrs, float(shape(step)))
                 optimizer.zero_grad(set_to_none=True)
                 loss = _scalar_loss(problem.loss_fn(model, next(batches)))
-                trial.report(step, float(loss.detach()))  # raises when pruned or diverged
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    trial.report(step, value)  # diverged: recorded and raised at once
                 loss.backward()
                 optimizer.step()
+                validation = None
+                if trial.wants_validation(step):
+                    # race trials on the criterion of their final value, not the training loss
+                    validation = float(problem.evaluate(model))
+                    model.train()
+                trial.report(step, value, validation=validation)  # raises when pruned/diverged
             held_out = float(problem.evaluate(model))
         return held_out if math.isfinite(held_out) else math.inf
 

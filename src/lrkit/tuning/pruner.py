@@ -10,8 +10,9 @@ Two rules, checked whenever a trial reports:
    fractions ``min_fraction * eta**k`` of ``total_steps`` (1/9 and 1/3 for the defaults). When
    a trial crosses a rung it is compared with every trial, finished or running, that crossed
    the same rung, on the value it reported there; it goes on when it ranks in the best
-   ``ceil(n / eta)`` of those ``n`` trials, or when its value is within ``tolerance`` of the
-   value ranked last among the survivors,
+   ``ceil(n / eta)`` of those ``n >= min_trials`` trials (``min_trials = eta`` by default:
+   the first trials stop at the rung until enough have reached it to compare), or when its
+   value is within ``tolerance`` of the value ranked last among the survivors,
 
        value <= kth_best + tolerance * |kth_best|
 
@@ -44,6 +45,9 @@ class DivergencePruner(optuna.pruners.BasePruner):
         eta: keep the best ``1/eta`` at each rung (default 3).
         min_fraction: the first rung, as a fraction of ``total_steps`` (default 1/9).
         tolerance: relative slack that keeps near-ties alive (default 0.02).
+        min_trials: a trial goes past a rung only when at least this many trials (itself
+            included) reached it (default ``eta``), so that no run is taken to the end
+            before it has been compared with others; early trials stop at the first rung.
 
     Example with plain Optuna:
 
@@ -65,12 +69,15 @@ class DivergencePruner(optuna.pruners.BasePruner):
     """
 
     def __init__(self, total_steps: int | None = None, *, eta: int = 3,
-                 min_fraction: float = 1 / 9, tolerance: float = 0.02) -> None:
+                 min_fraction: float = 1 / 9, tolerance: float = 0.02,
+                 min_trials: int | None = None) -> None:
         self.total_steps = None if total_steps is None else check_int("total_steps", total_steps, minimum=1)
         self.eta = check_int("eta", eta, minimum=2)
         self.min_fraction = check_range("min_fraction", min_fraction, 0.0, 1.0, low_open=True,
                                         high_open=True)
         self.tolerance = check_nonnegative("tolerance", tolerance)
+        self.min_trials = self.eta if min_trials is None else check_int("min_trials", min_trials,
+                                                                        minimum=1)
 
     def rung_steps(self, total_steps: int | None = None) -> list[int]:
         """The step indices (0-based) at which trials are compared."""
@@ -110,6 +117,8 @@ class DivergencePruner(optuna.pruners.BasePruner):
             value = _value_at_rung(other.intermediate_values, rung, next_rung)
             if value is not None:
                 others.append(value)
+        if len(others) + 1 < self.min_trials:
+            return True  # too few trials got this far to tell whether this one should go on
         ranked = sorted(others + [mine])
         keep = max(1, math.ceil(len(ranked) / self.eta))
         kth = ranked[keep - 1]

@@ -171,9 +171,12 @@ class LRSampler(optuna.samplers.BaseSampler):
                     continue
                 return 10 ** candidate
             step /= 2
-        upper = min(hi, cliff - self.min_step / 2)
-        x = float(self._rng.normal(best_x, self.min_step))
-        return 10 ** min(max(x, lo), max(lo, upper))
+        # fine phase: a few Gaussian draws around the incumbent, keeping the one farthest
+        # from every rate already tried (never the same rate twice, e.g. at a range edge)
+        upper = max(lo, min(hi, cliff - self.min_step / 2))
+        draws = np.clip(self._rng.normal(best_x, self.min_step, size=8), lo, upper)
+        gaps = [min(abs(float(d) - x) for x in seen) for d in draws]
+        return 10 ** float(draws[int(np.argmax(gaps))])
 
 
 def _bracket_of_range_test(result: Any) -> tuple[tuple[float, float] | None, float | None]:

@@ -92,8 +92,20 @@ class Trial:
     def suggest_categorical(self, name: str, choices: Any) -> Any:
         return self.optuna.suggest_categorical(name, choices)
 
-    def report(self, step: int, loss: Any) -> None:
+    def wants_validation(self, step: int) -> bool:
+        """True when the report of ``step`` is compared with other trials (a pruner rung).
+
+        An objective that has a validation loss can compute it only at these steps and pass
+        it as ``report(step, loss, validation=...)``, so that trials are raced on the same
+        criterion as their final value.
+        """
+        return any(self._last_write < c <= step for c in self._checkpoints)
+
+    def report(self, step: int, loss: Any, *, validation: Any = None) -> None:
         """Record the training loss after update ``step`` (0-based).
+
+        ``validation`` (optional) is written instead of the mean training loss when this
+        step's report is written (see :meth:`wants_validation`).
 
         Raises ``optuna.TrialPruned`` (:class:`Diverged` for a divergence) when the trial
         should stop; let it propagate out of the objective.
@@ -102,7 +114,7 @@ class Trial:
         if step <= self._last_step:
             raise ValueError(f"`step` must increase from one report to the next, but got "
                              f"step={step} after step={self._last_step}")
-        value = float(loss.item() if hasattr(loss, "item") else loss)
+        value = _as_float(loss)
         self._last_step = step
         self.steps = step + 1
         if not math.isfinite(value):
@@ -117,7 +129,7 @@ class Trial:
         self._window.append(value)
         crossed = any(self._last_write < c <= step for c in self._checkpoints)
         if crossed or step - self._last_write >= self._report_every:
-            self._write(step)
+            self._write(step, None if validation is None else _as_float(validation))
             if self.optuna.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step}")
         if self._budget_steps is not None and self.steps >= self._budget_steps:
@@ -144,8 +156,15 @@ class Trial:
         self.mark_diverged(step, value)
         raise Diverged(f"loss {value!r} at step {step} at lr={self.lr:.3g}")
 
-    def _write(self, step: int) -> None:
-        value = sum(self._window) / len(self._window)
+    def _write(self, step: int, value: float | None = None) -> None:
+        if value is None:
+            value = sum(self._window) / len(self._window)
+        elif not math.isfinite(value):
+            self._diverge(step, value)
         self._window.clear()
         self.optuna.report(value, step)
         self._last_write = step
+
+
+def _as_float(value: Any) -> float:
+    return float(value.item() if hasattr(value, "item") else value)
