@@ -38,7 +38,7 @@ def finder_curve(problem: Any, seed: int, *, num: int = 100, refresh: bool = Fal
 
     from lrkit.torch.finder import find_lr
 
-    path = cache_dir() / f"curve-v2-{problem.name}-{seed}-{num}.json"
+    path = cache_dir() / f"curve-v3-{problem.name}-{seed}-{num}.json"
     if path.exists() and not refresh:
         return json.loads(path.read_text())
     torch.manual_seed(seed)

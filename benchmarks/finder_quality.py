@@ -125,7 +125,9 @@ def quality(data: dict[str, Any], seeds: tuple[int, ...]) -> str:
             ratios[rule].append(ratio)
             lrs = [lr for lr in picks[rule] if lr is not None]
             median_lr = f"{np.median(lrs):.2g}" if lrs else "-"
-            row.append(f"{_fmt(ratio)} ({median_lr})")
+            missing = len(picks[rule]) - len(lrs)
+            cell = f"no pick on {missing}/{len(picks[rule])} seeds" if missing else _fmt(ratio)
+            row.append(f"{cell} ({median_lr})")
         rows.append(row)
         print(f"[{name}] " + "  ".join(row[3:]), file=sys.stderr)
     headers = ["problem", "grid best lr", "grid best loss"] + RULES
@@ -204,7 +206,8 @@ runs on the same model; each pick is then trained in full with `lrkit.problems.t
 problem's budget, warmup + cosine) at the same seed. Cell = mean held-out loss at the picks
 divided by the best mean held-out loss of the reference grid (`grid_search`, 4 rates per
 decade, same seeds), with the median pick in brackets. 1.000 is the grid's best; "diverged"
-means at least one seed's run blew up. Target for `lrkit`: within 1.10x on every problem and
+means at least one seed's run blew up, "no pick" that the rule gave no rate on some seeds
+(counted as inf in the median and worst rows). Target for `lrkit`: within 1.10x on every problem and
 a better median than every other rule.
 
 {table}

@@ -58,10 +58,10 @@ class DivergenceDetector:
     threshold: float = 1.0
     patience: int = 2
     beta: float = 0.9
-    noise_multiple: float = 4.0
+    noise_multiple: float = 6.0
     growth_steps: int = 3
     growth_threshold: float = 0.25
-    warmup: int = 5
+    warmup: int = 12
     window: int = 20
     losses: list[float] = field(default_factory=list, repr=False)
     smoothed: list[float] = field(default_factory=list, repr=False)
@@ -92,6 +92,8 @@ class DivergenceDetector:
         self._w *= self.beta
         self.losses.append(loss)
         self.smoothed.append(self._v / (1.0 - self._w))
+        # the running maximum: a lucky quiet stretch must not make the test trigger-happy
+        self._noise = max(self._noise, self._window_noise())
         n = len(self.losses)
         if n <= self.warmup:
             return False
@@ -113,18 +115,20 @@ class DivergenceDetector:
         return False
 
     def noise(self) -> float:
-        """Robust scatter of the recent raw losses around their trend, as a standard deviation."""
+        """Robust scatter of the raw losses around their trend, as a standard deviation:
+        the largest estimate over the recent windows seen so far."""
+        return self._noise
+
+    def _window_noise(self) -> float:
         # a recent window: the scatter grows with the rate, and the newest points may
         # already be the blow-up being tested
         window = np.asarray(self.losses[-self.window - 2 : -2] if len(self.losses) > 4 else self.losses)
         # second differences cancel a smooth trend; for white noise of sd s they have sd
         # s * sqrt(6), and 1.4826 * MAD estimates an sd robustly
         second = np.diff(window, n=2)
-        if second.size == 0:
-            return self._noise
-        # the running maximum: a lucky quiet stretch must not make the test trigger-happy
-        self._noise = max(self._noise, float(1.4826 * np.median(np.abs(second)) / math.sqrt(6.0)))
-        return self._noise
+        if second.size < 3:
+            return 0.0
+        return float(1.4826 * np.median(np.abs(second)) / math.sqrt(6.0))
 
     def scale(self) -> float:
         """The unit the rise is measured in: the curve's drop, or its noise if larger."""
