@@ -87,3 +87,29 @@ def test_stiff_direction_hidden_under_slow_ones_is_caught_early():
 def test_bad_settings(kwargs):
     with pytest.raises(ValueError):
         DivergenceDetector(**kwargs)
+
+
+def test_growth_edge_recovers_2_over_L_from_a_late_onset():
+    from lrkit.finder.divergence import MAX_GROWTH_CORRECTION, growth_edge
+
+    lrs = np.geomspace(1e-3, 1.0, 60)
+    lam = np.array([0.5, 4.0, 20.0])  # 2 / L = 0.1
+    x = np.ones(3)
+    losses = []
+    for lr in lrs:
+        losses.append(0.5 * float(np.sum(lam * x * x)))
+        x = x * (1 - lr * lam)
+    losses = np.array(losses)
+    late = int(np.searchsorted(lrs, 0.3))  # the blow-up noticed at 3x the edge
+    edge = growth_edge(lrs, losses, late)
+    assert 0.1 / 1.15 <= edge <= 0.1 * 1.15
+    assert edge >= lrs[late - 1] / MAX_GROWTH_CORRECTION
+    assert growth_edge(lrs, losses, None) is None
+
+
+def test_growth_edge_leaves_a_slow_drift_alone():
+    from lrkit.finder.divergence import growth_edge
+
+    lrs = np.geomspace(1e-3, 1.0, 40)
+    losses = np.concatenate([np.linspace(2.0, 1.0, 30), 1.0 + 0.05 * np.arange(1, 11)])
+    assert lrs[29] * 0.95 <= growth_edge(lrs, losses, 30) <= lrs[29]

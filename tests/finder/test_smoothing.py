@@ -35,3 +35,15 @@ def test_nan_propagates_from_where_it_appears():
 def test_bad_beta():
     with pytest.raises(ValueError, match="`beta` must be in"):
         ema([1.0], beta=1.0)
+
+
+def test_zero_phase_keeps_a_symmetric_dip_in_place():
+    from lrkit.finder.smoothing import zero_phase
+
+    x = np.linspace(-3, 3, 41) ** 2 + 5.0
+    for beta in (0.5, 0.9, 0.95):
+        assert int(np.argmin(zero_phase(x, beta))) == 20
+        assert int(np.argmin(ema(x, beta))) > 20  # the moving average lags behind
+    rng = np.random.default_rng(0)
+    noisy = x + 0.3 * rng.normal(size=41)
+    assert abs(int(np.argmin(zero_phase(noisy, 0.9))) - 20) <= 3
