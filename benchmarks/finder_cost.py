@@ -68,11 +68,10 @@ def lrkit_find(problem: Any) -> float:
 
 
 def tlf_find(problem: Any) -> float:
+    import torch
     from _finder_common import _Box
     from torch_lr_finder import LRFinder
     from torch_lr_finder.lr_finder import TrainDataLoaderIter
-
-    import torch
 
     class Wrapped(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lrkit
-from lrkit.finder import RangeTestResult, analyze, range_test, sweep_rates
+from lrkit.finder import RULES, RangeTestResult, analyze, range_test, sweep_rates
 
 
 class NoisyQuadratic:
@@ -45,7 +45,7 @@ def test_quadratic_edge_and_suggestion():
     assert result.reliable
     low, high = result.band
     assert low <= result.suggestion <= high <= result.divergence_lr
-    assert set(result.suggestions) == {"lrkit", "steepest", "valley", "minimum/10", "edge/3"}
+    assert tuple(result.suggestions) == RULES == ("lrkit", "steepest", "valley", "minimum/10", "edge/3")
     assert result.suggestion == result.suggestions["lrkit"]
     # the sweep stopped soon after the blow-up
     assert step.calls == result.steps < 100

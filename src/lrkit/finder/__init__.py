@@ -15,8 +15,8 @@ everything back afterwards.
 'diverged'
 """
 
-from lrkit.finder.core import analyze, range_test, sweep_rates
+from lrkit.finder.core import RULES, analyze, range_test, sweep_rates
 from lrkit.finder.divergence import DivergenceDetector
 from lrkit.finder.result import RangeTestResult
 
-__all__ = ["DivergenceDetector", "RangeTestResult", "analyze", "range_test", "sweep_rates"]
+__all__ = ["RULES", "DivergenceDetector", "RangeTestResult", "analyze", "range_test", "sweep_rates"]

@@ -40,6 +40,7 @@ from lrkit.finder.smoothing import ema
 
 logger = logging.getLogger(__name__)
 
+# the names of the rules in RangeTestResult.suggestions, lrkit's default first
 RULES = ("lrkit", "steepest", "valley", "minimum/10", "edge/3")
 
 

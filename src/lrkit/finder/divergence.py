@@ -35,7 +35,6 @@ import numpy as np
 
 from lrkit._validation import check_int, check_positive, check_range
 
-
 # a blow-up grows the excess over the best loss by at least this factor per step
 GROWTH_FACTOR = 1.5
 GROWTH_NOISE = 0.5
