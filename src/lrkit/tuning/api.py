@@ -184,7 +184,8 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     study = create_or_load_study(storage_obj, name, sampler=sampler_obj, pruner=pruner_obj)
     settings = Settings(lr_range=(low, high), n_trials=n_trials, budget=budget,
                         total_steps=total_steps, heartbeat_interval=heartbeat_interval,
-                        grace_period=grace, max_retries=max_retries, timeout=timeout)
+                        grace_period=grace, max_retries=max_retries, timeout=timeout,
+                        final_run=isinstance(pruner_obj, DivergencePruner))
     attrs = dict(settings.to_attrs(), **(metadata or {}))
     for key, value in attrs.items():
         if study.user_attrs.get(key) != value:

@@ -79,7 +79,7 @@ def run_problem_worker(storage: Any, study_name: str, *, on_trial: Any = None,
     if "lrkit:problem" not in attrs:
         raise ValueError(f"`study` must have been created by 'lrkit tune --problem', but got "
                          f"study={study_name!r} without an lrkit:problem attribute")
-    settings = Settings.from_attrs(attrs)
+    settings = Settings.from_attrs(attrs, final_run=attrs.get("lrkit:pruner", "lrkit") == "lrkit")
     seed = worker_seed if worker_seed is not None else (int(attrs.get("lrkit:seed", 0)) * 100003
                                                         + os.getpid())
     sampler = make_sampler(attrs.get("lrkit:sampler", "lrkit"), seed=seed,

@@ -17,7 +17,7 @@ from typing import Any
 
 from lrkit._optional import require
 from lrkit.tuning.recovery import Heartbeat, reap_stale_trials
-from lrkit.tuning.sampler import is_diverged
+from lrkit.tuning.sampler import incumbent_key, is_diverged
 from lrkit.tuning.trial import Trial
 
 optuna = require("optuna", "lrkit.tune")
@@ -38,6 +38,7 @@ class Settings:
     max_retries: int = 2
     timeout: float | None = None
     poll_interval: float = 1.0
+    final_run: bool = False
 
     def to_attrs(self) -> dict[str, Any]:
         return {"lrkit:lr_range": list(self.lr_range), "lrkit:n_trials": self.n_trials,
@@ -79,10 +80,13 @@ class Progress:
     waiting: int
     failed: int
     cost: float  # full-run equivalents spent, running trials included
+    final_done: bool = False  # the closing full run at the incumbent's rate has finished
 
     def finished(self, settings: Settings) -> bool:
         """No more trials should be started (the ones in flight may still run)."""
         if settings.n_trials is not None and self.done + self.running >= settings.n_trials:
+            return True
+        if settings.budget is not None and self.final_done:
             return True
         return settings.budget is not None and self.cost >= settings.budget - 1e-9
 
@@ -94,9 +98,44 @@ def progress_of(trials: list[Any], settings: Settings) -> Progress:
     cost = 0.0
     if settings.total_steps:
         cost = sum(trial_steps(t, settings.total_steps) for t in trials) / settings.total_steps
+    final_done = any(t.user_attrs.get("lrkit:final") and t.state.is_finished() for t in trials)
     return Progress(done=counts[TrialState.COMPLETE] + counts[TrialState.PRUNED],
                     running=counts[TrialState.RUNNING], waiting=counts[TrialState.WAITING],
-                    failed=counts[TrialState.FAIL], cost=cost)
+                    failed=counts[TrialState.FAIL], cost=cost, final_done=final_done)
+
+
+def closing_run(trials: list[Any], state: Progress, settings: Settings) -> dict[str, Any] | None:
+    """Parameters for a closing full run, or None.
+
+    Successive halving stops most trials early, so near the end of a study the best trial
+    may not have run to the end. When at most one more trial fits (the last of
+    ``n_trials``, or under 1.5 full runs of budget left), the incumbent's parameters are
+    run once more with pruning off; with the same seed that run reproduces the incumbent's
+    prefix and finishes it, so the study ends with its best rate as a COMPLETE trial.
+    """
+    if not settings.final_run or state.waiting or state.final_done:
+        return None
+    last = False
+    if settings.n_trials is not None:
+        last = settings.n_trials - (state.done + state.running) == 1
+    if settings.budget is not None:
+        last = last or settings.budget - state.cost < 1.5
+    if not last:
+        return None
+    best, best_key = None, None
+    for t in trials:
+        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED) or "lr" not in t.params:
+            continue
+        key = incumbent_key(t)
+        if key is not None and (best_key is None or key < best_key):
+            best, best_key = t, key
+    if any(t.user_attrs.get("lrkit:final") for t in trials):
+        return None
+    if best is None:
+        return {}  # nothing to finish yet: the last trial runs to the end at the sampler's rate
+    if best.state == TrialState.COMPLETE:
+        return None
+    return dict(best.params)
 
 
 def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settings, *,
@@ -123,6 +162,9 @@ def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settin
                 return ran
             time.sleep(settings.poll_interval)  # another worker is busy; stay to reap it
             continue
+        closing = closing_run(trials, state, settings)
+        if closing is not None:
+            study.enqueue_trial(closing, user_attrs={"lrkit:final": True})
         budget_steps = None
         if settings.budget is not None and settings.total_steps:
             left = settings.budget - state.cost
@@ -140,8 +182,9 @@ def run_trial(study: Any, objective: Callable[[Trial], float], settings: Setting
     optuna_trial = study.ask()
     low, high = settings.lr_range
     optuna_trial.suggest_float("lr", low, high, log=True)
+    final = bool(optuna_trial.user_attrs.get("lrkit:final"))
     trial = Trial(optuna_trial, total_steps=settings.total_steps, checkpoints=checkpoints,
-                  budget_steps=budget_steps)
+                  budget_steps=budget_steps, prune=not final)
     guard = (Heartbeat(study._storage, optuna_trial._trial_id, settings.heartbeat_interval)
              if heartbeat else None)
     state, value = TrialState.COMPLETE, None

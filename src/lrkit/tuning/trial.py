@@ -50,7 +50,8 @@ class Trial:
 
     def __init__(self, optuna_trial: Any, *, total_steps: int | None = None,
                  checkpoints: Iterable[int] = (), report_every: int | None = None,
-                 budget_steps: int | None = None, blowup: float = 4.0, patience: int = 3) -> None:
+                 budget_steps: int | None = None, blowup: float = 4.0, patience: int = 3,
+                 prune: bool = True) -> None:
         self.optuna = optuna_trial
         self.total_steps = total_steps
         self._checkpoints = sorted(set(checkpoints))
@@ -60,6 +61,7 @@ class Trial:
         self._budget_steps = budget_steps
         self._blowup = blowup
         self._patience = patience
+        self._prune = prune
         self._window: list[float] = []
         self._last_write = -1
         self._last_step = -1
@@ -130,9 +132,10 @@ class Trial:
         crossed = any(self._last_write < c <= step for c in self._checkpoints)
         if crossed or step - self._last_write >= self._report_every:
             self._write(step, None if validation is None else _as_float(validation))
-            if self.optuna.should_prune():
+            if self._prune and self.optuna.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step}")
-        if self._budget_steps is not None and self.steps >= self._budget_steps:
+        more_to_come = self.total_steps is None or self.steps < self.total_steps
+        if self._budget_steps is not None and self.steps >= self._budget_steps and more_to_come:
             self.flush()
             self.optuna.set_user_attr("lrkit:stopped", "budget")
             raise BudgetExhausted(f"the budget ran out at step {step}")
