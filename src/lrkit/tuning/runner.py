@@ -246,6 +246,8 @@ def summarize(trials: list[Any], total_steps: int | None) -> list[dict[str, Any]
             note = f"retry of #{t.system_attrs.get('lrkit:retried_trial', t.system_attrs['lrkit:retry_of'])}"
         if t.state == TrialState.FAIL and "lrkit:failed_reason" in t.system_attrs:
             note = t.system_attrs["lrkit:failed_reason"]
+        if t.user_attrs.get("lrkit:final"):
+            note = "closing run of the best rate"
         if t.user_attrs.get("lrkit:stopped") == "budget":
             note = "stopped: budget"
         if state == "diverged" and "lrkit:diverged_loss" in t.user_attrs:
