@@ -196,18 +196,35 @@ def test_import_of_the_core_stays_light():
 def test_blow_up_detector_is_sign_and_scale_free():
     from lrkit.auto.core import BlowUp
 
+    start = [2.0, 2.2, 1.8, 2.1, 1.9, 2.0, 2.3, 1.7]
+    calm = start + [1.5, 1.2, 1.1, 1.0, 1.05, 0.95, 1.0]
     for offset, scale in ((0.0, 1.0), (-3.0, 1.0), (0.0, 1e-6), (5.0, 1e3)):
         watch = BlowUp()  # (offset -3: negative losses)
-        calm = [offset + scale * v for v in (2.0, 1.5, 1.2, 1.1, 1.0, 1.05, 0.95, 1.0)]
-        assert not any(watch.update(v) for v in calm)
-        assert watch.update(offset + scale * 9.0)  # far above the start
+        assert not any(watch.update(offset + scale * v) for v in calm)
+        assert watch.update(offset + scale * 12.0)  # far above the start
     watch = BlowUp()
     assert watch.update(math.nan)
-    # a network that dies: the smoothed loss climbs back above where it started
+
+
+def test_blow_up_detector_tolerates_noisy_batches():
+    import random
+
+    from lrkit.auto.core import BlowUp
+
+    rng = random.Random(0)
     watch = BlowUp()
-    falls = [2.0 - 0.1 * k for k in range(12)]
+    # heavy-tailed batch losses around a slowly falling mean: never a blow-up
+    losses = [(1.0 - 0.002 * t) * rng.lognormvariate(0.0, 0.6) for t in range(300)]
+    assert not any(watch.update(v) for v in losses)
+
+
+def test_blow_up_detector_sees_a_network_die():
+    from lrkit.auto.core import BlowUp
+
+    watch = BlowUp()
+    falls = [2.0] * 8 + [2.0 - 0.1 * k for k in range(12)]
     assert not any(watch.update(v) for v in falls)
-    assert any(watch.update(2.2) for _ in range(30))
+    assert any(watch.update(2.2) for _ in range(40))
 
 
 def test_finite_blow_up_in_the_final_run_is_recovered():

@@ -212,30 +212,39 @@ def run_auto(
 
 
 class BlowUp:
-    """Sign- and scale-free test that training blew up or lost all its progress.
+    """Sign- and scale-free test that training blew up or lost all its progress, robust
+    to noisy per-batch losses.
 
-    With ``first`` the first loss seen and ``best`` the lowest, a loss blew up when
-    ``loss > first + 3 * max(first - best, 0.1 * |first|)`` (a spike far above where
-    training started). Training lost its progress when the moving average (``beta``,
-    bias-corrected) had fallen by more than a tenth of ``|first|`` and is back above
-    ``first`` (a network that died after a spike). Non-finite losses always count.
+    The first ``warmup`` losses set the reference: their median ``ref`` and their spread
+    ``noise`` (1.4826 x the median absolute deviation, about one standard deviation). After
+    that, a loss blew up when it is non-finite or
 
-    >>> watch = BlowUp()
-    >>> [watch.update(v) for v in (2.0, 1.0, 0.5, 9.0)]
-    [False, False, False, True]
+        loss > ref + max(3 * (ref - lowest smoothed), 10 * noise, |ref|)
+
+    (far above where training started, by more than its progress, its noise and its own
+    size), and training lost its progress when the moving average (``beta``,
+    bias-corrected) had fallen below ``ref`` by more than ``max(0.1 |ref|, 2 noise)`` and
+    is back above ``ref`` (a network that died after a spike).
+
+    >>> watch = BlowUp(warmup=4)
+    >>> [watch.update(v) for v in (2.0, 2.1, 1.9, 2.0, 1.5, 1.0, 0.8, 40.0)]
+    [False, False, False, False, False, False, False, True]
     """
 
-    def __init__(self, beta: float = 0.9) -> None:
+    def __init__(self, beta: float = 0.9, warmup: int = 8) -> None:
         self.beta = beta
-        self.first = math.nan
-        self.best = math.inf
+        self.warmup = warmup
+        self.first: list[float] = []
+        self.ref = math.nan
+        self.noise = 0.0
+        self.lowest_smoothed = math.inf
         self.restart()
 
     def restart(self) -> None:
-        """Forget the moving average (after going back to a checkpoint); keep ``first``/``best``."""
+        """Forget the moving average (after going back to a checkpoint); keep the reference."""
         self.average = 0.0
         self.averaged = 0
-        self.lowest_smoothed = math.inf
+        self.fell = False
 
     def smoothed(self) -> float:
         if not self.averaged:
@@ -243,25 +252,30 @@ class BlowUp:
         return self.average / (1 - self.beta**self.averaged)
 
     def healthy(self) -> bool:
-        """True while the smoothed loss sits at or below the start (safe to checkpoint)."""
-        return not self.averaged or self.smoothed() <= self.first
+        """True unless the smoothed loss sits above the reference (a bad point to checkpoint)."""
+        return not self.averaged or math.isnan(self.ref) or self.smoothed() <= self.ref
 
     def update(self, loss: float) -> bool:
         """Feed one training loss; True when training blew up."""
         if not math.isfinite(loss):
             return True
-        if math.isnan(self.first):
-            self.first = loss
-        self.best = min(self.best, loss)
         self.averaged += 1
         self.average = self.beta * self.average + (1 - self.beta) * loss
         smoothed = self.smoothed()
+        if len(self.first) < self.warmup:
+            self.first.append(loss)
+            if len(self.first) == self.warmup:
+                values = np.array(self.first)
+                self.ref = float(np.median(values))
+                self.noise = float(1.4826 * np.median(np.abs(values - self.ref)))
+            return False
         self.lowest_smoothed = min(self.lowest_smoothed, smoothed)
-        scale = max(self.first - self.best, 0.1 * abs(self.first), 1e-12)
-        if loss > self.first + 3 * scale:
+        progress = max(self.ref - self.lowest_smoothed, 0.0)
+        if loss > self.ref + max(3 * progress, 10 * self.noise, abs(self.ref), 1e-12):
             return True
-        fell = self.first - self.lowest_smoothed > 0.1 * max(abs(self.first), 1e-12)
-        return fell and smoothed > self.first
+        if self.ref - smoothed > max(0.1 * abs(self.ref), 2 * self.noise):
+            self.fell = True
+        return self.fell and smoothed > self.ref
 
 
 def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float]) -> float:
