@@ -145,3 +145,13 @@ def test_step_must_be_callable_and_return_a_scalar():
     with pytest.raises(TypeError, match="real number"):
         range_test(lambda lr: "loss")
     assert range_test(lambda lr: np.float32(1.0), num=10).steps == 10
+
+
+def test_flat_curve_that_blows_up_falls_back_to_a_third_of_the_edge():
+    rng = np.random.default_rng(1)
+    lrs = sweep_rates(1e-6, 10.0, 80)
+    losses = 1.0 + 0.1 * rng.normal(size=80)
+    losses[70:] = 1.0 + np.geomspace(1.0, 1e5, 10)
+    result = analyze(lrs, losses, stop_reason="diverged", onset=70)
+    assert result.suggestion == pytest.approx(result.divergence_lr / 3)
+    assert "hardly fell" in result.note

@@ -171,15 +171,22 @@ def analyze(
     smoothed = ema(losses, beta)
     divergence_lr = growth_edge(lrs, losses, onset)
     stop = len(lrs) if onset is None else onset
+    note = _unreliable(losses, smoothed, stop)
+    flat = note.startswith(_FLAT)
     suggestions: dict[str, float | None] = {
-        "lrkit": rules.lrkit_default(lrs, losses, stop, divergence_lr, beta),
+        "lrkit": rules.lrkit_default(lrs, losses, stop, divergence_lr, beta, flat=flat),
         "steepest": rules.steepest(lrs, smoothed, stop),
         "valley": rules.valley(lrs, smoothed, stop),
         "minimum/10": rules.minimum_tenth(lrs, smoothed, stop),
         "edge/3": rules.edge_fraction(divergence_lr, 1.0 / 3.0),
     }
-    note = _unreliable(losses, smoothed, stop)
-    suggestion = None if note else suggestions["lrkit"]
+    if flat and suggestions["lrkit"] is not None:
+        suggestion = suggestions["lrkit"]
+        note = ("the loss hardly fell before it blew up, so the suggestion is "
+                f"{rules.FLAT_EDGE_FRACTION:.2g}x the divergence edge; raise `num` for a "
+                "clearer curve")
+    else:
+        suggestion = None if note else suggestions["lrkit"]
     if suggestion is None and not note:
         note = "no rule could read the curve"
     if suggestion is not None and divergence_lr is None:
@@ -191,6 +198,9 @@ def analyze(
         divergence_lr=divergence_lr, divergence_index=onset, suggestion=suggestion,
         suggestions=suggestions, band=band, note=note, settings=dict(settings or {}),
     )
+
+
+_FLAT = "the loss never fell below its starting level"
 
 
 def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int) -> str:
@@ -207,8 +217,8 @@ def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int) -> str:
     noise = float(1.4826 * np.median(np.abs(second)) / math.sqrt(6.0)) if second.size else 0.0
     tiny = 1e-9 * max(1.0, abs(start_level))
     if drop <= max(2.0 * noise, tiny):
-        return ("the loss never fell below its starting level by more than its noise; "
-                "raise `end` or `num`, or check the model and data")
+        return (_FLAT + " by more than its noise; raise `end` or `num`, or check the model "
+                "and data")
     return ""
 
 

@@ -34,6 +34,8 @@ MINIMUM_FRACTION = 0.7
 EDGE_FRACTION = 0.7
 # without a divergence, the largest rate known to be stable is the last one tried
 NO_EDGE_FRACTION = 0.1
+# a curve that hardly fell before it blew up has no lowest point worth reading
+FLAT_EDGE_FRACTION = 1.0 / 3.0
 
 
 def _clean(lrs: np.ndarray, smoothed: np.ndarray, stop: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +124,8 @@ def lowest_point(lrs: np.ndarray, losses: np.ndarray, stop: int | None = None,
 
 
 def lrkit_default(lrs: np.ndarray, losses: np.ndarray, stop: int | None,
-                  divergence_lr: float | None, beta: float = 0.9) -> float | None:
+                  divergence_lr: float | None, beta: float = 0.9, *,
+                  flat: bool = False) -> float | None:
     """lrkit's default: a fraction of the rate at the curve's lowest point, never above a
     fraction of the divergence edge::
 
@@ -134,8 +137,12 @@ def lrkit_default(lrs: np.ndarray, losses: np.ndarray, stop: int | None,
     that noise moves least, caps it where the lowest point crowds the blow-up (as on a
     convex problem, whose loss falls until the rate is unstable). A sweep that never
     diverged knows no edge, only that the last rate tried was stable: the cap is then
-    ``NO_EDGE_FRACTION * lrs[-1]``.
+    ``NO_EDGE_FRACTION * lrs[-1]``. A ``flat`` curve (one that never fell by more than its
+    noise) has no lowest point worth reading: with an edge the pick is then
+    ``FLAT_EDGE_FRACTION * edge``, without one there is none.
     """
+    if flat:
+        return edge_fraction(divergence_lr, FLAT_EDGE_FRACTION)
     lowest = lowest_point(lrs, losses, stop, beta)
     if lowest is None or lowest <= float(np.asarray(lrs, dtype=float)[0]):
         return None  # the curve never fell
