@@ -92,3 +92,19 @@ def test_persistent_divergence_ends_fit_with_divergence_error():
 def test_arguments_owned_by_the_trainer_are_refused():
     with pytest.raises(ValueError, match="clip_grad_norm"):
         LrkitGuard(clip_grad_norm=1.0)
+
+
+def test_callback_state_resumes_the_monitor_window():
+    import io
+
+    module = Tiny()
+    callback = LrkitGuard(snapshot_every=10)
+    fit(module, callback, steps=30)
+    buffer = io.BytesIO()
+    torch.save(callback.state_dict(), buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)  # plain values: a safe load works
+    resumed = LrkitGuard(snapshot_every=10)
+    resumed.load_state_dict(saved)
+    fit(module, resumed, steps=5)  # the same (trained) module, as a checkpoint restores it
+    assert resumed.guard.monitor.step == 35 and resumed.events == []

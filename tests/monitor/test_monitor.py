@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 
@@ -174,3 +175,12 @@ def test_diagnose_reports_changes_and_the_most_severe_status():
     assert d.counts["ok"] == 200 and d.counts["diverged"] == 1
     with pytest.raises(ValueError, match="lrs"):
         diagnose([1.0, 2.0], lrs=[0.1])
+
+
+def test_state_dict_is_plain_json():
+    monitor = Monitor()
+    feed(monitor, list(noisy_decay(150)) + [0.1 + 2.0 * t for t in range(40)])
+    state = json.loads(json.dumps(monitor.state_dict()))
+    other = Monitor()
+    other.load_state_dict(state)
+    assert other.update(5.0).status == monitor.update(5.0).status

@@ -79,7 +79,7 @@ def test_without_faults_the_guard_steps_exactly_like_a_plain_loop():
 
 def test_a_nan_gradient_is_skipped_and_leaves_weights_and_optimizer_untouched():
     model, optimizer = make()
-    guard = Guard(model, optimizer)
+    guard = Guard(model, optimizer, check_grads=True)
     for _ in range(5):
         backward_step(guard, model, optimizer)
     before = params(model)
@@ -158,7 +158,7 @@ def test_backoff_composes_with_schedule_lr_through_its_scale():
 def test_gives_up_with_divergence_error_after_bounded_retries(tmp_path):
     model, optimizer = make()
     log = tmp_path / "events.jsonl"
-    guard = Guard(model, optimizer, max_retries=2, event_log=log)
+    guard = Guard(model, optimizer, max_retries=2, event_log=log, check_grads=True)
     for _ in range(5):
         backward_step(guard, model, optimizer)
     with pytest.raises(DivergenceError) as info:
@@ -193,7 +193,7 @@ def test_file_snapshots_are_atomic_and_bounded(tmp_path):
 def test_amp_overflow_is_left_to_the_grad_scaler():
     model, optimizer = make()
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
-    guard = Guard(model, optimizer, scaler=scaler)
+    guard = Guard(model, optimizer, scaler=scaler, check_grads=True)
 
     def amp_step(inf_grad=False, nan_loss=False):
         optimizer.zero_grad(set_to_none=True)
@@ -222,6 +222,22 @@ def test_clipping_bounds_the_applied_gradient_and_reports_the_raw_norm():
     norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
     assert float(norm) == pytest.approx(1e-3, rel=1e-4)
     assert guard.monitor.state_dict()["grads"][0] > 1e-3
+
+
+def test_a_nan_gradient_without_the_gradient_check_is_recovered_by_a_rollback():
+    model, optimizer = make()
+    guard = Guard(model, optimizer, snapshot_every=5)
+    for _ in range(7):
+        backward_step(guard, model, optimizer)
+    snapshot_params = None
+    backward_step(guard, model, optimizer, nan_grad=True)  # reaches the weights
+    assert not all(torch.isfinite(p).all() for p in model.parameters())
+    for _ in range(2):
+        backward_step(guard, model, optimizer)
+    assert [(e["event"], e["cause"]) for e in guard.events] == [
+        ("skip", "non_finite_loss"), ("rollback", "non_finite_loss")]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert guard.events[-1]["restored_step"] == 5 and snapshot_params is None
 
 
 def test_gradient_accumulation_steps_once_per_optimizer_step():

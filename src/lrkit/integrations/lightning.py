@@ -57,6 +57,7 @@ class LrkitGuard(_lightning.pytorch.Callback):
         self._stepped = False
         self._skipped = False
         self._grad_norm: float | None = None
+        self._resumed: dict[str, Any] | None = None
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -74,6 +75,11 @@ class LrkitGuard(_lightning.pytorch.Callback):
             distributed=trainer.world_size > 1 and torch.distributed.is_initialized(),
             **self.guard_kwargs,
         )
+        if self._resumed:  # resuming from a checkpoint: carry on with the saved window
+            self.guard.monitor.load_state_dict(self._resumed["monitor"])
+            self.guard._scale = float(self._resumed["scale"])
+            self.guard.events.extend(self._resumed["events"])
+            self._resumed = None
 
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
         guard = self.guard
@@ -117,3 +123,8 @@ class LrkitGuard(_lightning.pytorch.Callback):
             return {}
         return {"monitor": self.guard.monitor.state_dict(), "scale": self.guard.scale,
                 "events": list(self.guard.events)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # the rate's backoff itself lives in the scheduler's (or optimizer's) own state,
+        # which Lightning restores; the monitor's window and the history are ours
+        self._resumed = dict(state_dict) if state_dict else None

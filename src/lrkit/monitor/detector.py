@@ -158,7 +158,8 @@ class Monitor:
         return self._noise
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume (the window included): a few kilobytes."""
+        """Everything needed to resume (the window included): a few kilobytes of plain
+        Python values (safe for ``torch.load(weights_only=True)`` and JSON)."""
         return {
             "step": self._step,
             "losses": list(self._losses),
@@ -173,7 +174,7 @@ class Monitor:
             "noise": self._noise,
             "blowup_at": self._blowup_at,
             "blowup_margin": self._blowup_margin,
-            "trend": self._trend,
+            "trend": self._trend.to_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -191,7 +192,11 @@ class Monitor:
         self._noise = float(state["noise"])
         self._blowup_at = float(state["blowup_at"])
         self._blowup_margin = float(state["blowup_margin"])
-        self._trend = state["trend"]
+        trend = state["trend"]
+        self._trend = trend if isinstance(trend, Verdict) else Verdict(
+            trend["status"], int(trend["step"]), float(trend["factor"]),
+            tuple(Evidence(**e) for e in trend["evidence"]),
+        )
 
     # ------------------------------------------------------------------ per step
     def update(
