@@ -190,10 +190,11 @@ def test_file_snapshots_are_atomic_and_bounded(tmp_path):
     assert not same(params(model), snapshot_params)  # restored the newer snapshot (step 12)
 
 
-def test_amp_overflow_is_left_to_the_grad_scaler():
+@pytest.mark.parametrize("check_grads", [True, False])
+def test_amp_overflow_is_left_to_the_grad_scaler(check_grads):
     model, optimizer = make()
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
-    guard = Guard(model, optimizer, scaler=scaler, check_grads=True)
+    guard = Guard(model, optimizer, scaler=scaler, check_grads=check_grads)
 
     def amp_step(inf_grad=False, nan_loss=False):
         optimizer.zero_grad(set_to_none=True)
@@ -296,7 +297,9 @@ def _worker(rank, world, port, out_dir):
 def test_all_ranks_agree_on_skips_and_rollbacks(tmp_path):
     import torch.multiprocessing as mp
 
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    # fork: the workers inherit the imported modules (spawn would re-import torch twice)
+    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
+                       start_method="fork")
     r0 = torch.load(tmp_path / "rank0.pt")
     r1 = torch.load(tmp_path / "rank1.pt")
     assert r0["events"] == r1["events"] == [("skip", 6), ("skip", 11), ("rollback", 12)]
