@@ -71,3 +71,16 @@ def test_missing_file_and_bad_window(tmp_path, capsys):
     write_csv(log, healthy())
     assert main(["diagnose", str(log), "--window", "2", "--out", "none"]) == 2
     assert "`window` must be" in capsys.readouterr().err
+
+
+def test_loss_column_reads_a_lightning_style_metrics_file(tmp_path, capsys):
+    log = tmp_path / "metrics.csv"
+    with open(log, "w") as f:
+        f.write("epoch,step,train_loss,val_loss\n")
+        for t, loss in enumerate(healthy(120)):
+            f.write(f"0,{t},{loss},\n")
+        f.write("0,119,,0.3\n")  # a validation row
+    assert main(["diagnose", str(log), "--loss-column", "train_loss", "--json", "--out", "none"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 120
+    assert main(["diagnose", str(log), "--out", "none"]) == 2
+    assert "'loss' column" in capsys.readouterr().err

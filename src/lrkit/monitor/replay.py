@@ -118,12 +118,13 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def read_log(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict[str, np.ndarray]:
     """Read a loss log: CSV with a header, or JSON lines (one object per step).
 
-    Needs a ``loss`` column; ``step`` (default 0, 1, ...), ``grad_norm`` and ``lr`` are
-    optional. Rows without a loss (e.g. an evaluation row in a JSONL log) are skipped;
-    ``nan``/``inf`` are kept, they are what a divergence looks like.
+    Needs a loss column (``loss_column``, e.g. ``train_loss`` for a Lightning CSVLogger's
+    metrics.csv); ``step`` (default 0, 1, ...), ``grad_norm`` and ``lr`` are optional. Rows
+    without a loss (e.g. an evaluation row) are skipped; ``nan``/``inf`` are kept, they are
+    what a divergence looks like. The result's loss is under ``"loss"``.
     """
     path = Path(path)
     if not path.is_file():
@@ -147,12 +148,15 @@ def read_log(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
                 rows.append(row)
     else:
         rows = list(csv.DictReader(text.splitlines()))
-    rows = [r for r in rows if r.get("loss") not in (None, "")]
+    rows = [r for r in rows if r.get(loss_column) not in (None, "")]
     if not rows:
         raise ValueError(
-            f"`log` must have a 'loss' column with at least one value, but got log={str(path)!r}"
+            f"`log` must have a {loss_column!r} column with at least one value, but got "
+            f"log={str(path)!r}"
         )
-    out: dict[str, np.ndarray] = {"loss": np.array([_number(r["loss"], "loss") for r in rows])}
+    out: dict[str, np.ndarray] = {
+        "loss": np.array([_number(r[loss_column], loss_column) for r in rows])
+    }
     out["step"] = (np.array([int(_number(r["step"], "step")) for r in rows])
                    if all(r.get("step") not in (None, "") for r in rows) else np.arange(len(rows)))
     for column in ("grad_norm", "lr"):

@@ -20,6 +20,7 @@ examples:
   lrkit diagnose train_log.csv                 table of verdict changes + lrkit-diagnose.png
   lrkit diagnose events.jsonl --json --out none
   lrkit diagnose log.csv --window 100          a longer window for a noisy loss
+  lrkit diagnose metrics.csv --loss-column train_loss   a Lightning CSVLogger log
 
 The log is CSV with a header or JSON lines, with a 'loss' column and optionally 'step',
 'grad_norm' and 'lr' (with 'lr', a decaying schedule is not mistaken for a plateau)."""
@@ -37,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("log", metavar="LOG", help="CSV or JSONL file with step and loss columns")
+    parser.add_argument("--loss-column", default="loss", metavar="NAME",
+                        help="the column holding the training loss (default: loss; e.g. "
+                        "train_loss for a Lightning CSVLogger's metrics.csv)")
     parser.add_argument("--window", type=int, default=60, metavar="N",
                         help="steps in the monitor's window (default: 60)")
     parser.add_argument("--warmup", type=int, default=30, metavar="N",
@@ -49,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lrkit.monitor import Monitor, diagnose, read_log
 
-    log = read_log(args.log)
+    log = read_log(args.log, loss_column=args.loss_column)
     monitor = Monitor(window=args.window, warmup=args.warmup)
     diagnosis = diagnose(log["loss"], steps=log["step"], grad_norms=log.get("grad_norm"),
                          lrs=log.get("lr"), monitor=monitor)
