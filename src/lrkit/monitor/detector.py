@@ -343,7 +343,8 @@ class Monitor:
         if n == self.window and step >= self.window + self.window // 2:
             if progressing and m2 <= best_before and self._rate_not_annealed():
                 recent_slope, average_slope = self._slopes(m1, m2, start, n, h, step)
-                ratio = recent_slope / average_slope if average_slope > 0 else math.inf
+                # a loss still above where it started has made no progress to compare with
+                ratio = recent_slope / average_slope if average_slope > 0 else 0.0
                 if ratio >= self.slow_ratio:
                     return Verdict(TOO_LOW, step, self.too_low_factor, (Evidence(
                         "slow_steady_progress", ratio, self.slow_ratio, n,
