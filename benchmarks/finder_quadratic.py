@@ -113,7 +113,7 @@ def main() -> None:
 TEXT = """\
 ### The divergence edge on quadratics of known curvature
 
-`nice -n 10 python benchmarks/finder_quadratic.py` ({minutes:.0f} min). Plain SGD on
+`nice -n 10 python benchmarks/finder_quadratic.py` ({minutes:.1f} min). Plain SGD on
 `lrkit.problems.make_quadratic` (20 weights, L = 10, so 2/L = 0.2; kappa = L/mu), one range
 test per seed (4 seeds, defaults 1e-7 .. 10 in 100 steps, run to the end so both tests read
 the same curve). Cells: geometric mean over seeds (min-max). "established" is torch-lr-finder's

@@ -69,6 +69,7 @@ class DivergenceDetector:
     _w: float = field(default=1.0, repr=False)
     _above: int = field(default=0, repr=False)
     _noise: float = field(default=0.0, repr=False)
+    _best_before: float = field(default=math.inf, repr=False)
 
     def __post_init__(self) -> None:
         check_positive("threshold", self.threshold)
@@ -89,6 +90,9 @@ class DivergenceDetector:
             return True
         self._v = self.beta * self._v + (1.0 - self.beta) * loss
         self._w *= self.beta
+        if self.smoothed:
+            # the reference excludes the newest point, which may already be blowing up
+            self._best_before = min(self._best_before, self.smoothed[-1])
         self.losses.append(loss)
         self.smoothed.append(self._v / (1.0 - self._w))
         # the running maximum: a lucky quiet stretch must not make the test trigger-happy
@@ -96,8 +100,7 @@ class DivergenceDetector:
         n = len(self.losses)
         if n <= self.warmup:
             return False
-        # the reference excludes the newest points, which may already be blowing up
-        best = min(self.smoothed[: n - 1])
+        best = self._best_before
         scale = self.scale()
         excess = (loss - best) / scale
         self._above = self._above + 1 if excess > self.threshold else 0
@@ -121,18 +124,21 @@ class DivergenceDetector:
     def _window_noise(self) -> float:
         # a recent window: the scatter grows with the rate, and the newest points may
         # already be the blow-up being tested
-        window = np.asarray(self.losses[-self.window - 2 : -2] if len(self.losses) > 4 else self.losses)
+        window = self.losses[-self.window - 2 : -2] if len(self.losses) > 4 else self.losses
         # second differences cancel a smooth trend; for white noise of sd s they have sd
-        # s * sqrt(6), and 1.4826 * MAD estimates an sd robustly
-        second = np.diff(window, n=2)
-        if second.size < 3:
+        # s * sqrt(6), and 1.4826 * MAD estimates an sd robustly (plain Python: this runs
+        # every step on a handful of numbers, where numpy's overhead dominates)
+        second = sorted(abs(a - 2.0 * b + c) for a, b, c in zip(window, window[1:], window[2:], strict=False))
+        if len(second) < 3:
             return 0.0
-        return float(1.4826 * np.median(np.abs(second)) / math.sqrt(6.0))
+        half = len(second) // 2
+        mad = second[half] if len(second) % 2 else 0.5 * (second[half - 1] + second[half])
+        return 1.4826 * mad / math.sqrt(6.0)
 
     def scale(self) -> float:
         """The unit the rise is measured in: the curve's drop, or its noise if larger."""
-        start_level = float(np.median(self.losses[:3]))
-        best = min(self.smoothed)
+        start_level = sorted(self.losses[:3])[min(len(self.losses), 3) // 2]
+        best = min(self._best_before, self.smoothed[-1])
         drop = max(start_level - best, 0.0)
         tiny = 1e-12 * max(1.0, abs(best))
         return max(drop, self.noise_multiple * self.noise(), tiny)
