@@ -304,3 +304,14 @@ def test_all_ranks_agree_on_skips_and_rollbacks(tmp_path):
     r1 = torch.load(tmp_path / "rank1.pt")
     assert r0["events"] == r1["events"] == [("skip", 6), ("skip", 11), ("rollback", 12)]
     assert torch.equal(r0["params"], r1["params"])
+
+
+def test_reduce_lr_on_plateau_is_left_to_the_caller_and_composes_with_the_backoff():
+    model, optimizer = make()
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=0)
+    guard = Guard(model, optimizer, scheduler, snapshot_every=10, forgive_after=0)
+    _run_to_rollback(guard, model, optimizer)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.025)
+    scheduler.step(1.0)
+    scheduler.step(2.0)  # no improvement: the plateau scheduler cuts the backed-off rate
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0025)

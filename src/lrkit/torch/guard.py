@@ -86,7 +86,8 @@ class Guard:
         optimizer: its optimizer.
         scheduler: an optional ``lrkit.torch.ScheduleLR`` (its ``scale`` takes the
             backoff) or any torch ``LRScheduler`` (its ``base_lrs`` take it); stepped by
-            :meth:`step`.
+            :meth:`step`. A ``ReduceLROnPlateau`` is not stepped (call its
+            ``step(metric)`` yourself); the backoff goes to the groups it reads.
         scaler: an optional ``torch.amp.GradScaler``; its skipped steps are AMP's normal
             business, not divergence.
         monitor: the :class:`lrkit.Monitor` to use (a default one when None).
@@ -146,6 +147,10 @@ class Guard:
         self.model = model
         self.optimizer = optimizer
         self.scheduler = scheduler
+        # ReduceLROnPlateau is driven by a metric the caller reports: the Guard leaves its
+        # stepping to the caller and backs off through the groups it reads its rate from
+        self._steps_scheduler = scheduler is not None and not isinstance(
+            scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
         self.scaler = scaler
         self.monitor = monitor if monitor is not None else Monitor()
         self.snapshot_every = check_int("snapshot_every", snapshot_every, minimum=1)
@@ -238,7 +243,7 @@ class Guard:
             else:
                 self._skips += 1
                 self._event("skip", verdict, detail="the update was skipped; the batch is dropped")
-            if self.scheduler is not None:
+            if self._steps_scheduler:
                 self.scheduler.step()  # the schedule's clock is the loop's: it keeps going
         else:
             self._skips = 0
@@ -250,7 +255,7 @@ class Guard:
                     logger.debug("step %d: GradScaler skipped the update (overflow)", self._step)
             else:
                 self.optimizer.step()
-            if self.scheduler is not None:
+            if self._steps_scheduler:
                 self.scheduler.step()
             self._healthy(decision, verdict)
         self._step += 1
