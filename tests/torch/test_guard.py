@@ -315,3 +315,18 @@ def test_reduce_lr_on_plateau_is_left_to_the_caller_and_composes_with_the_backof
     scheduler.step(1.0)
     scheduler.step(2.0)  # no improvement: the plateau scheduler cuts the backed-off rate
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0025)
+
+
+def test_backoff_keeps_group_ratios_and_tensor_rates_in_place():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    rate = torch.tensor(0.05)
+    optimizer = torch.optim.SGD([
+        {"params": model[0].parameters(), "lr": rate},
+        {"params": model[2].parameters(), "lr": 0.005},
+    ], lr=0.05, momentum=0.9)
+    guard = Guard(model, optimizer, snapshot_every=10, forgive_after=0)
+    _run_to_rollback(guard, model, optimizer)
+    assert optimizer.param_groups[0]["lr"] is rate  # the same tensor (torch.compile guards on it)
+    assert float(rate) == pytest.approx(0.025)
+    assert optimizer.param_groups[1]["lr"] == pytest.approx(0.0025)
