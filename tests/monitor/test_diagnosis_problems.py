@@ -1,7 +1,8 @@
 """The monitor's verdicts on full runs of the built-in problems (lrkit's default schedule).
 
 Good rates are the best of a half-decade sweep on seed 0 (see docs/monitor.md); the
-divergence edges are the smallest rates of that sweep whose run went non-finite.
+divergence edges are the smallest rates of that sweep whose run blew up (non-finite on
+quadratic; on deep-tanh the loss jumps orders of magnitude and ends at chance level).
 """
 
 from __future__ import annotations
