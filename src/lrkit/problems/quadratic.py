@@ -8,7 +8,8 @@ gradient descent then diverges for a constant rate above ``2/L`` and contracts f
 (``batch_size < n_train``) add gradient noise; ``batch_size=None`` gives exact gradient descent.
 
 >>> p = make_quadratic(condition=10.0, curvature=1.0, batch_size=None)
->>> round(max(quadratic_hessian_eigenvalues(p)), 6), round(min(quadratic_hessian_eigenvalues(p)), 6)
+>>> eigenvalues = quadratic_hessian_eigenvalues(p)
+>>> round(float(eigenvalues[0]), 6), round(float(eigenvalues[-1]), 6)
 (1.0, 0.1)
 """
 

@@ -14,7 +14,7 @@ uses). A run whose training loss becomes NaN or infinite stops at once and repor
 
 >>> from lrkit import problems
 >>> result = problems.train("quadratic", 0.05, seed=0, steps=50)
->>> result.diverged, result.held_out < result.losses[0]
+>>> result.diverged, bool(result.held_out < result.losses[0])
 (False, True)
 """
 
