@@ -85,3 +85,12 @@ def test_training_at_the_default_rate_improves_on_the_initial_loss(problem):
     assert not result.diverged
     assert result.held_out < initial
     assert len(result.losses) == 60 and np.isfinite(result.losses).all()
+
+
+def test_problem_pickles_for_worker_processes(problem):
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(problem))
+    assert copy.name == problem.name
+    model = copy.make_model(0)
+    assert copy.evaluate(model) == problem.evaluate(problem.make_model(0))
