@@ -212,7 +212,9 @@ optimizer state and the data exist.
 
 {memory_table}
 
-lrkit keeps its snapshot on the CPU whatever the model's device (never a second copy in GPU
+Peak resident memory depends on the allocator and varies by tens of MB between runs (the
+plain loop's own figure moved from 18 to 67 MB between two runs); read the rows as "one
+extra copy of model + optimizer state, or not". lrkit keeps its snapshot on the CPU whatever the model's device (never a second copy in GPU
 memory) or, with `snapshot_dir`, in a file. torch-lr-finder's `memory_cache=True` deep-copies
 the state dicts on the model's device, so on a GPU its copy costs GPU memory; this machine
 has no GPU, so both copies above live in host memory.
