@@ -200,7 +200,8 @@ def main() -> None:
 QUALITY_TEXT = """\
 ### Picks against the best of a full grid
 
-`nice -n 10 python benchmarks/finder_quality.py` ({minutes:.0f} min with warm caches). For every
+`nice -n 10 python benchmarks/finder_quality.py` (about 20 min on 2 busy cores from cold
+caches, most of it the reference grids; {minutes:.1f} min for this run). For every
 built-in problem and each of {seeds} seeds, one range test (lrkit defaults: 1e-7 .. 10, 100
 steps) gives every rule's pick and torch-lr-finder's `LRFinder` (its defaults: from the
 optimizer's rate to 10, 100 steps, `smooth_f=0.05`, `diverge_th=5`, steepest-gradient pick)
@@ -222,8 +223,10 @@ far off, unlike the steepest, valley and minimum/10 rules and torch-lr-finder, w
 one to two orders of magnitude too low on the quadratic (SGD, whose best rate sits right
 under the stability edge). It misses the 1.10x target on the quadratic (a rate 20% under
 the best already costs 30% there, and the sweep's steps are 1.2x apart), on digits-cnn
-(where the curve's lowest point wanders by 5x between seeds) and narrowly on digits-mlp
-and matrix-factorisation (whose held-out loss rises sharply just under its edge).
+(where the curve's lowest point wanders several-fold between seeds), on digits-mlp (its
+picks sit at about 0.8x the best rate) and on matrix-factorisation (a curve that hardly
+falls before it blows up, so the pick falls back to a third of the edge, about 0.6x the
+best).
 """
 
 
