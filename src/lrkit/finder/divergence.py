@@ -22,8 +22,9 @@ unstable direction growing geometrically while it is still small. Invariant unde
 a constant to the loss and under multiplying it by a positive factor.
 
 >>> d = DivergenceDetector()
->>> [d.update(x) for x in [5, 4, 3, 2, 1, 0, -1, -1.1, -1, 3, 9]][-1]
-True
+>>> losses = [5, 4, 3, 2, 1, 0, -1, -1.5, -1.8, -2, -2.1, -2.1, -2.2, -2.1, 0, 4]
+>>> [d.update(x) for x in losses][-3:], d.onset      # blown up; it started at step 13
+([False, False, True], 13)
 """
 
 from __future__ import annotations
