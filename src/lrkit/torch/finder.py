@@ -8,8 +8,10 @@ first. Whatever happens (the sweep ends, ``loss_fn`` raises, the user presses Ct
 all of it is put back bit for bit. The snapshot lives on the CPU, so a model on the GPU
 does not need twice its memory there.
 
-With several parameter groups the sweep rate is the first group's rate; the other groups
-keep their ratio to it, and so does the suggestion.
+The sweep trains in train mode (``model.train()``, as a training loop would); each
+module's own mode comes back afterwards. With several parameter groups the sweep rate is
+the first group's rate; the other groups keep their ratio to it, and so does the
+suggestion.
 
 >>> import torch, lrkit.torch
 >>> torch.manual_seed(0)                                     # doctest: +ELLIPSIS
