@@ -331,3 +331,20 @@ def test_cuda_model_restored_and_snapshot_on_cpu():
         assert torch.equal(value, model.state_dict()[key])
         assert model.state_dict()[key].device.type == "cuda"
     assert all(torch.equal(a, b) for a, b in zip(cuda_rng, torch.cuda.get_rng_state_all(), strict=True))
+
+
+def test_dict_batches_and_bfloat16_autocast():
+    model, optimizer, data = setup(torch.optim.SGD, lr=0.1)
+    before = state_of(model, optimizer)
+    dict_data = [{"x": x, "y": y} for x, y in data]
+    dtypes = []
+
+    def loss_fn(model, batch):
+        out = model(batch["x"])
+        dtypes.append(out.dtype)
+        return torch.nn.functional.mse_loss(out.float(), batch["y"])
+
+    result = find_lr(model, optimizer, loss_fn, dict_data, num=15, start=1e-6, end=1e-3,
+                     autocast_dtype=torch.bfloat16)
+    assert result.steps == 15 and set(dtypes) == {torch.bfloat16}
+    assert_same(before, state_of(model, optimizer))
