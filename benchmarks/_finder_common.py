@@ -24,6 +24,17 @@ def cache_dir() -> Path:
     return path
 
 
+def problem_key(problem: Any) -> str:
+    """``name-hash``: changes when the problem's model, data, evaluation or budget changes
+    (the grid's fingerprint plus the description and steps), so no cache goes stale."""
+    import hashlib
+
+    from lrkit.problems.grid import _fingerprint
+
+    text = f"{_fingerprint(problem)}|{problem.description}|{problem.steps}|{problem.default_lr}"
+    return f"{problem.name}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
 class _Batches:
     def __init__(self, problem: Any, seed: int) -> None:
         self.problem, self.seed = problem, seed
@@ -38,7 +49,7 @@ def finder_curve(problem: Any, seed: int, *, num: int = 100, refresh: bool = Fal
 
     from lrkit.torch.finder import find_lr
 
-    path = cache_dir() / f"curve-v3-{problem.name}-{seed}-{num}.json"
+    path = cache_dir() / f"curve-v3-{problem_key(problem)}-{seed}-{num}.json"
     if path.exists() and not refresh:
         return json.loads(path.read_text())
     torch.manual_seed(seed)
