@@ -10,7 +10,7 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
 
 1. edge: a geometric range test (``edge_steps`` updates at most, about a quarter of
    ``extra``) finds the rate where training blows up, ``edge``.
-2. race: ``len(factors)`` candidates ``edge * f`` (half a decade apart) each run the
+2. race: ``len(factors)`` candidates ``edge * f`` (a factor 3 apart) each run the
    schedule compressed to ``horizon`` steps from the same snapshot on the same batches,
    and are scored on held-back batches. A parabola through the winner and its
    neighbours (in log rate) refines it between grid points.
@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lrkit._validation import check_int, check_positive, check_real
+from lrkit.auto.blowup import BlowUp
 from lrkit.auto.budget import Meter
 from lrkit.auto.edge import Edge, find_edge
 from lrkit.auto.race import compressed_multipliers, parabola_minimum
@@ -74,12 +75,11 @@ class Settings:
     edge_fraction: float = 0.2
     edge_min_steps: int = 12
     edge_max_steps: int = 40
-    factors: tuple[float, ...] = (1 / 2, 1 / 6, 1 / 18, 1 / 54)
+    factors: tuple[float, ...] = (1.0, 1 / 3, 1 / 9, 1 / 27)
     min_horizon: int = 8
     horizon_exponent: float = 0.0
     fallback_fraction: float = 0.1
     checkpoints: int = 20
-    max_recoveries: int = 4
 
 
 @dataclass(frozen=True)
@@ -211,73 +211,6 @@ def run_auto(
     )
 
 
-class BlowUp:
-    """Sign- and scale-free test that training blew up or lost all its progress, robust
-    to noisy per-batch losses.
-
-    The first ``warmup`` losses set the reference: their median ``ref`` and their spread
-    ``noise`` (1.4826 x the median absolute deviation, about one standard deviation). After
-    that, a loss blew up when it is non-finite or
-
-        loss > ref + max(3 * (ref - lowest smoothed), 10 * noise, |ref|)
-
-    (far above where training started, by more than its progress, its noise and its own
-    size), and training lost its progress when the moving average (``beta``,
-    bias-corrected) had fallen below ``ref`` by more than ``max(0.1 |ref|, 2 noise)`` and
-    is back above ``ref`` (a network that died after a spike).
-
-    >>> watch = BlowUp(warmup=4)
-    >>> [watch.update(v) for v in (2.0, 2.1, 1.9, 2.0, 1.5, 1.0, 0.8, 40.0)]
-    [False, False, False, False, False, False, False, True]
-    """
-
-    def __init__(self, beta: float = 0.9, warmup: int = 8) -> None:
-        self.beta = beta
-        self.warmup = warmup
-        self.first: list[float] = []
-        self.ref = math.nan
-        self.noise = 0.0
-        self.lowest_smoothed = math.inf
-        self.restart()
-
-    def restart(self) -> None:
-        """Forget the moving average (after going back to a checkpoint); keep the reference."""
-        self.average = 0.0
-        self.averaged = 0
-        self.fell = False
-
-    def smoothed(self) -> float:
-        if not self.averaged:
-            return math.nan
-        return self.average / (1 - self.beta**self.averaged)
-
-    def healthy(self) -> bool:
-        """True unless the smoothed loss sits above the reference (a bad point to checkpoint)."""
-        return not self.averaged or math.isnan(self.ref) or self.smoothed() <= self.ref
-
-    def update(self, loss: float) -> bool:
-        """Feed one training loss; True when training blew up."""
-        if not math.isfinite(loss):
-            return True
-        self.averaged += 1
-        self.average = self.beta * self.average + (1 - self.beta) * loss
-        smoothed = self.smoothed()
-        if len(self.first) < self.warmup:
-            self.first.append(loss)
-            if len(self.first) == self.warmup:
-                values = np.array(self.first)
-                self.ref = float(np.median(values))
-                self.noise = float(1.4826 * np.median(np.abs(values - self.ref)))
-            return False
-        self.lowest_smoothed = min(self.lowest_smoothed, smoothed)
-        progress = max(self.ref - self.lowest_smoothed, 0.0)
-        if loss > self.ref + max(3 * progress, 10 * self.noise, abs(self.ref), 1e-12):
-            return True
-        if self.ref - smoothed > max(0.1 * abs(self.ref), 2 * self.noise):
-            self.fell = True
-        return self.fell and smoothed > self.ref
-
-
 def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float]) -> float:
     """Train on the compressed schedule, then score: the mean loss over the held-back
     batches and the training batches of the last quarter (taken at small rates, near the
@@ -363,14 +296,6 @@ def _final_run(
         loss = float(session.step(rate))
         if watch.update(loss):
             failed_at = len(lrs)
-            if scale < 0.5**settings.max_recoveries:
-                session.restore(checkpoint[1])
-                del lrs[checkpoint[0]:], losses[checkpoint[0]:]
-                history.append(Decision(
-                    "final", f"loss blew up again at step {failed_at} after "
-                    f"{settings.max_recoveries} recoveries; stopped at the checkpoint of step "
-                    f"{checkpoint[0]}", {"step": failed_at, "stopped_at": checkpoint[0]}))
-                break
             back, token = checkpoint
             session.restore(token)
             del lrs[back:], losses[back:]

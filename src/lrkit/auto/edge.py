@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from lrkit._validation import check_int, check_positive
+from lrkit.auto.blowup import BlowUp
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,11 @@ def find_edge(
     result = range_test(step, start=start, end=end, num=num, threshold=threshold)
     if result.divergence_lr is not None:
         return Edge(float(result.divergence_lr), True, result.steps, result.suggestion, result)
+    # a second opinion on the raw losses: a late spike far above the start is a blow-up
+    watch = BlowUp(warmup=max(2, min(8, result.steps // 4)))
+    for lr, loss in zip(result.lrs, result.losses, strict=True):
+        if watch.update(float(loss)):
+            return Edge(float(lr), True, result.steps, result.suggestion, result)
     smoothed = np.asarray(result.smoothed, dtype=float)
     finite = np.isfinite(smoothed)
     if finite.any():

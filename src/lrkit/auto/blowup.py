@@ -1,0 +1,74 @@
+"""Telling a training loss that blew up from one that is merely noisy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class BlowUp:
+    """Sign- and scale-free test that training blew up or lost all its progress, robust
+    to noisy per-batch losses.
+
+    The first ``warmup`` losses set the reference: their median ``ref`` and their spread
+    ``noise`` (1.4826 x the median absolute deviation, about one standard deviation). After
+    that, a loss blew up when it is non-finite or
+
+        loss > ref + max(3 * (ref - lowest smoothed), 10 * noise, |ref|)
+
+    (far above where training started, by more than its progress, its noise and its own
+    size), and training lost its progress when the moving average (``beta``,
+    bias-corrected) had fallen below ``ref`` by more than ``max(0.1 |ref|, 2 noise)`` and
+    is back above ``ref`` (a network that died after a spike).
+
+    >>> watch = BlowUp(warmup=4)
+    >>> [watch.update(v) for v in (2.0, 2.1, 1.9, 2.0, 1.5, 1.0, 0.8, 40.0)]
+    [False, False, False, False, False, False, False, True]
+    """
+
+    def __init__(self, beta: float = 0.9, warmup: int = 8) -> None:
+        self.beta = beta
+        self.warmup = warmup
+        self.first: list[float] = []
+        self.ref = math.nan
+        self.noise = 0.0
+        self.lowest_smoothed = math.inf
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget the moving average (after going back to a checkpoint); keep the reference."""
+        self.average = 0.0
+        self.averaged = 0
+        self.fell = False
+
+    def smoothed(self) -> float:
+        if not self.averaged:
+            return math.nan
+        return self.average / (1 - self.beta**self.averaged)
+
+    def healthy(self) -> bool:
+        """True unless the smoothed loss sits above the reference (a bad point to checkpoint)."""
+        return not self.averaged or math.isnan(self.ref) or self.smoothed() <= self.ref
+
+    def update(self, loss: float) -> bool:
+        """Feed one training loss; True when training blew up."""
+        if not math.isfinite(loss):
+            return True
+        self.averaged += 1
+        self.average = self.beta * self.average + (1 - self.beta) * loss
+        smoothed = self.smoothed()
+        if len(self.first) < self.warmup:
+            self.first.append(loss)
+            if len(self.first) == self.warmup:
+                values = np.array(self.first)
+                self.ref = float(np.median(values))
+                self.noise = float(1.4826 * np.median(np.abs(values - self.ref)))
+            return False
+        self.lowest_smoothed = min(self.lowest_smoothed, smoothed)
+        progress = max(self.ref - self.lowest_smoothed, 0.0)
+        if loss > self.ref + max(3 * progress, 10 * self.noise, abs(self.ref), 1e-12):
+            return True
+        if self.ref - smoothed > max(0.1 * abs(self.ref), 2 * self.noise):
+            self.fell = True
+        return self.fell and smoothed > self.ref
