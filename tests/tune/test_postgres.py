@@ -34,8 +34,10 @@ def test_two_worker_processes_share_one_study(postgres_study):
     assert all(t.state.is_finished() for t in trials)
     pids = {t.system_attrs["lrkit:pid"] for t in trials}
     assert pids == {p.pid for p in procs}  # both workers ran trials of the one study
-    lrs = [t.params["lr"] for t in trials]
+    lrs = [t.params["lr"] for t in trials if not t.user_attrs.get("lrkit:final")]
     assert len(set(lrs)) == len(lrs)  # they did not run the same rate twice
+    # two workers deciding at the same moment may each add a closing run
+    assert len([t for t in trials if t.user_attrs.get("lrkit:final")]) <= 2
 
 
 def test_concurrent_first_creation_does_not_race(postgres_study):

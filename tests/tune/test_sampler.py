@@ -109,3 +109,10 @@ def test_starts_from_a_real_range_test():
     study = run(sampler, 6, f=lambda lr: valley(lr, best=0.3, cliff=1.0), low=1e-4, high=10.0)
     assert study.trials[0].params["lr"] == pytest.approx(sampler.start)
     assert 0.1 <= study.best_params["lr"] <= 0.9
+
+
+def test_fine_phase_never_repeats_a_rate_at_the_edge_of_the_range():
+    """The best rate sits on the upper edge: later proposals must still be new rates."""
+    study = run(LRSampler(start=0.3), 14, f=lambda lr: 1.0 - lr, low=1e-3, high=0.3)
+    lrs = [round(t.params["lr"], 12) for t in study.trials]
+    assert len(set(lrs)) == len(lrs)

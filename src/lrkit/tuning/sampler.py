@@ -175,6 +175,8 @@ class LRSampler(optuna.samplers.BaseSampler):
         # from every rate already tried (never the same rate twice, e.g. at a range edge)
         upper = max(lo, min(hi, cliff - self.min_step / 2))
         draws = np.clip(self._rng.normal(best_x, self.min_step, size=8), lo, upper)
+        span = np.linspace(max(lo, best_x - 2 * self.min_step), min(upper, best_x + 2 * self.min_step), 9)
+        draws = np.concatenate([draws, span])
         gaps = [min(abs(float(d) - x) for x in seen) for d in draws]
         return 10 ** float(draws[int(np.argmax(gaps))])
 
