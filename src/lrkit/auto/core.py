@@ -72,14 +72,15 @@ class Settings:
 
     edge_start: float = 1e-6
     edge_end: float = 10.0
-    edge_fraction: float = 0.2
+    edge_fraction: float = 0.3
     edge_min_steps: int = 12
-    edge_max_steps: int = 40
+    edge_max_steps: int = 60
     factors: tuple[float, ...] = (1.0, 1 / 3, 1 / 9, 1 / 27)
     min_horizon: int = 8
     horizon_exponent: float = 0.0
     fallback_fraction: float = 0.1
     checkpoints: int = 20
+    blend: bool = True
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,13 @@ def run_auto(
             session.restore(start)
             candidates.append((lr, score))
         chosen, reason = _pick(candidates, bracketed=edge.diverged)
+        if settings.blend and edge.suggestion is not None and math.isfinite(chosen):
+            # two estimates with different biases (the range test's rule, calibrated on full
+            # runs; the race, biased by its short horizon): their geometric mean
+            blended = math.sqrt(chosen * float(edge.suggestion))
+            reason += (f"; blended with the range test's suggestion {edge.suggestion:.3g} "
+                       f"(geometric mean {blended:.3g})")
+            chosen = blended
         corrected = chosen * (horizon / steps) ** settings.horizon_exponent
         history.append(Decision(
             "race",
