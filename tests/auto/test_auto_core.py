@@ -251,3 +251,12 @@ def test_finite_blow_up_in_the_final_run_is_recovered():
         assert any("blew up" in d.message for d in outcome.history)
         assert outcome.lr * outcome.final_scale <= 0.03
     assert session.loss() < 1e-3
+
+
+def test_the_pick_blends_the_race_winner_with_the_range_tests_suggestion():
+    outcome = run_auto(QuadraticSession(), 300, cosine(300))
+    race = outcome.history[1].data
+    if race["suggestion"] is not None:
+        assert outcome.lr == pytest.approx(math.sqrt(race["winner"] * race["suggestion"]))
+    plain = run_auto(QuadraticSession(), 300, cosine(300), settings=Settings(blend=False))
+    assert plain.lr == pytest.approx(plain.history[1].data["winner"])

@@ -8,14 +8,18 @@ cost of every phase is charged to a :class:`~lrkit.auto.budget.Meter` whose limi
 
 Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps``:
 
-1. edge: a geometric range test (``edge_steps`` updates at most, about a quarter of
+1. edge: a geometric range test (``edge_steps`` updates at most, about 30% of
    ``extra``) finds the rate where training blows up, ``edge``.
 2. race: ``len(factors)`` candidates ``edge * f`` (a factor 3 apart) each run the
    schedule compressed to ``horizon`` steps from the same snapshot on the same batches,
    and are scored on held-back batches. A parabola through the winner and its
    neighbours (in log rate) refines it between grid points.
-3. final: the winner, corrected for the short horizon (``lr * (horizon / steps) **
-   horizon_exponent``), trains the model for ``steps`` steps on the full schedule. If the
+   The winner is then blended with the range test's own suggestion (geometric mean):
+   the race's short horizon biases it (in either direction, depending on the problem),
+   the range test's rule is calibrated on full runs but noisy; averaging the two in log
+   rate measured better than either alone.
+3. final: the pick, corrected for the short horizon (``lr * (horizon / steps) **
+   horizon_exponent``, off by default), trains the model for ``steps`` steps on the full schedule. If the
    loss turns non-finite, training resumes from the last checkpoint at half the scale,
    while budget lasts.
 """
@@ -186,6 +190,7 @@ def run_auto(
             session.restore(start)
             candidates.append((lr, score))
         chosen, reason = _pick(candidates, bracketed=edge.diverged)
+        winner = chosen
         if settings.blend and edge.suggestion is not None and math.isfinite(chosen):
             # two estimates with different biases (the range test's rule, calibrated on full
             # runs; the race, biased by its short horizon): their geometric mean
@@ -199,8 +204,8 @@ def run_auto(
             f"raced {len(candidates)} rates over {horizon} compressed steps; lr={chosen:.3g}: "
             f"{reason}" + (f"; corrected for the short horizon to {corrected:.3g}"
                            if corrected != chosen else ""),
-            {"horizon": horizon, "candidates": [list(c) for c in candidates], "winner": chosen,
-             "lr": corrected},
+            {"horizon": horizon, "candidates": [list(c) for c in candidates], "winner": winner,
+             "suggestion": edge.suggestion, "lr": corrected},
         ))
         lr = corrected
     else:
