@@ -68,6 +68,16 @@ def markdown(result: BenchResult, *, title: str = "lrkit auto against other ways
         lines += ["Targets for lrkit auto:", ""]
         lines += [f"- {name}: {'met' if ok else 'NOT met'} ({value})" for name, ok, value in checks]
         lines.append("")
+    notes = []
+    if "tune" in result.methods:
+        notes.append("`tune` reports its best trial's held-out loss: with 4 full runs per seed it "
+                     "selects on the very number reported, per seed, which is how it can land below "
+                     "1.000 (the grid's best is one rate for all seeds).")
+    if "finder" in result.methods:
+        notes.append("`finder` is a 100-step range test (lrkit's default rule) plus one run; when "
+                     "the rule gives no reliable pick the optimizer's default rate is used.")
+    if notes:
+        lines += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     lines += ["Grid reference (best rate, best mean held-out loss):", ""]
     for problem in result.problems:
         cell = result.cell(problem, result.methods[0])
