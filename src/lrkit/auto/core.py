@@ -201,7 +201,7 @@ def run_auto(
         corrected = chosen * (horizon / steps) ** settings.horizon_exponent
         history.append(Decision(
             "race",
-            f"raced {len(candidates)} rates over {horizon} compressed steps; lr={chosen:.3g}: "
+            f"raced {len(candidates)} rates over {horizon} compressed steps; winner lr={winner:.3g}: "
             f"{reason}" + (f"; corrected for the short horizon to {corrected:.3g}"
                            if corrected != chosen else ""),
             {"horizon": horizon, "candidates": [list(c) for c in candidates], "winner": winner,
