@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -114,7 +115,11 @@ def _run_local_workers(storage_spec: str, study_name: str, workers: int, study: 
 
     command = [sys.executable, "-m", "lrkit.cli.main"] + (["-v"] if verbose else []) + [
         "worker", "--storage", storage_spec, "--study", study_name, "--quiet"]
-    procs = [subprocess.Popen(command) for _ in range(workers)]
+    env = os.environ.copy()
+    # K workers sharing the cores: without this each torch would start one thread per core
+    # and the oversubscribed, spinning thread pools make K workers slower than one
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    procs = [subprocess.Popen(command, env=env) for _ in range(workers)]
     settings = Settings.from_attrs(study.user_attrs)
     try:
         with progress_bar(settings.n_trials, f"tune {study_name} x{workers}", progress) as bar:
