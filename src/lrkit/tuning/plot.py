@@ -51,6 +51,9 @@ def plot_trials(result: Any, ax: Any = None, *, title: str | None = None) -> Any
         ax.axvline(result.best_lr, color="C2", linestyle="--",
                    label=f"best lr = {result.best_lr:.3g}")
     ax.set_xscale("log")
+    rates = [r["lr"] for r in rows]
+    if rates and min(rates) == max(rates):  # one rate only: give the axis some width
+        ax.set_xlim(rates[0] / 3, rates[0] * 3)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("final loss (pruned: last reported loss)")
     ax.set_title(title or f"lrkit tune: {result.study.study_name}")
