@@ -27,6 +27,7 @@ def plot_trials(result: Any, ax: Any = None, *, title: str | None = None) -> Any
     plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.set_xscale("log")
     rows = [r for r in result.trials if r["lr"] is not None]
     finite = [r["value"] for r in rows if r["value"] is not None and math.isfinite(r["value"])
               and r["state"] in ("complete", "pruned")]
@@ -50,7 +51,6 @@ def plot_trials(result: Any, ax: Any = None, *, title: str | None = None) -> Any
     if result.best_lr is not None:
         ax.axvline(result.best_lr, color="C2", linestyle="--",
                    label=f"best lr = {result.best_lr:.3g}")
-    ax.set_xscale("log")
     rates = [r["lr"] for r in rows]
     if rates and min(rates) == max(rates):  # one rate only: give the axis some width
         ax.set_xlim(rates[0] / 3, rates[0] * 3)
