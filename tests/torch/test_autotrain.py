@@ -145,3 +145,30 @@ def test_val_data_scores_the_race_instead_of_held_back_batches():
     result = autotrain(make_model(), adam, calls, data, 100, val_data=val, seed=0)
     assert calls.calls == result.steps_spent <= 150
     assert len(result.losses) == 100
+
+
+def test_the_final_run_is_the_plain_run_at_the_chosen_rate():
+    # the final run reads the data from its first batch (held-back batches included) and
+    # starts from the initial weights: a hand-written loop at the chosen rate, on the same
+    # schedule and data, ends with the very same weights
+    from lrkit.auto import default_schedule
+
+    steps = 60
+    model = make_model()
+    result = autotrain(model, adam, mse, make_data(), steps, seed=0)
+    assert not [d for d in result.history if d.phase == "final"], "no recovery expected here"
+
+    plain = make_model()
+    optimizer = adam(plain.parameters(), result.lr)
+    shape = default_schedule(steps)
+    data = make_data()
+    for t in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = result.lr * shape(t)
+        optimizer.zero_grad()
+        loss = mse(plain, data[t % len(data)])
+        loss.backward()
+        optimizer.step()
+        assert loss.item() == pytest.approx(result.losses[t], rel=1e-6)
+    for p, q in zip(model.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)

@@ -47,7 +47,8 @@ class Session(Protocol):
     base ratio and returns the training loss (one loss-function call); ``evaluate()``
     returns the loss on held-back batches and costs ``eval_cost`` calls; ``snapshot()``
     returns a token that ``restore(token)`` puts back exactly (weights, optimizer
-    state, random generators and the position in the data).
+    state, random generators and the position in the data). A session may also define
+    ``rewind()``, called before the final run, to read its data from the first batch again.
     """
 
     eval_cost: int
@@ -215,7 +216,12 @@ def run_auto(
             {"lr": lr},
         ))
 
-    # 3. the final run
+    # 3. the final run, from the start snapshot; a session that can rewind its data gives
+    # the final run the data in its own order, so it is the plain run at the chosen rate
+    session.restore(start)
+    rewind = getattr(session, "rewind", None)
+    if rewind is not None:
+        rewind()
     lrs, losses, scale = _final_run(session, meter, lr, schedule, steps, settings, history)
     return Outcome(
         lr=lr, edge=edge, candidates=tuple(candidates), horizon=horizon, lrs=tuple(lrs),

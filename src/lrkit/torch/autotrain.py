@@ -93,14 +93,19 @@ class AutoResult:
 
 
 class _Tape:
-    """Batches from ``data`` (cycled when it ends), the first ``keep`` kept for replay."""
+    """Batches from ``data`` (cycled when it ends), the first ``keep`` kept for replay.
+
+    Batches taken off the front with :meth:`take` (held back to score the search) stay at
+    the front of the replay: index 0 is the first batch of ``data``, so a run that reads
+    from index 0 sees the data in its own order, held-back batches included.
+    """
 
     def __init__(self, data: Iterable[Any], keep: int) -> None:
         self._data = data
         self._iterator: Iterator[Any] = iter(data)
+        self._taken: list[Any] = []
         self._kept: list[Any] = []
         self._keep = keep
-        self._streamed = 0
 
     def _next(self) -> Any:
         try:
@@ -112,11 +117,21 @@ class _Tape:
             except StopIteration:
                 raise ValueError("`data` must yield at least one batch, but got an empty iterable") from None
 
+    @property
+    def held_back(self) -> int:
+        """How many batches :meth:`take` held back from the front."""
+        return len(self._taken)
+
     def take(self, n: int) -> list[Any]:
-        """The next ``n`` batches of the stream, removed from it (held back for evaluation)."""
-        return [self._next() for _ in range(n)]
+        """The next ``n`` batches of the stream, held back for evaluation (see the class doc)."""
+        batches = [self._next() for _ in range(n)]
+        self._taken.extend(batches)
+        return batches
 
     def get(self, index: int) -> Any:
+        if index < len(self._taken):
+            return self._taken[index]
+        index -= len(self._taken)
         if index < self._keep:
             while len(self._kept) <= index:
                 self._kept.append(self._next())
@@ -148,7 +163,8 @@ class TorchSession:
         self.base_lrs = read_base_lrs(optimizer)
         self.limit = limit
         self.calls = 0
-        self.cursor = 0
+        # the search never trains on the held-back batches: it reads from just after them
+        self.cursor = tape.held_back
         self.clip_grad_norm = clip_grad_norm
         self.bar = bar
 
@@ -190,6 +206,11 @@ class TorchSession:
         finally:
             self.model.train(was_training)
         return total / max(1, len(self.val_batches))
+
+    def rewind(self) -> None:
+        """Read the data from its first batch again: the final run is then the plain run
+        at the chosen rate, on the data in its own order (held-back batches included)."""
+        self.cursor = 0
 
     def snapshot(self) -> tuple[Snapshot, int]:
         return Snapshot.take(self.model, self.optimizer), self.cursor
