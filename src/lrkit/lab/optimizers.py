@@ -175,27 +175,17 @@ class HeavyBall(_Optimizer):
 
 
 @dataclass(frozen=True)
-class Nesterov(_Optimizer):
+class Nesterov(HeavyBall):
     """Nesterov momentum in PyTorch's form (``torch.optim.SGD(momentum=..., nesterov=True)``)::
 
         g   = grad + weight_decay * x
         buf = momentum * buf + g
         x   = x - lr_t * (g + momentum * buf)
+
+    The state and the checks are heavy ball's; only the step looks ahead.
     """
 
-    lr: Rate = 0.1
-    schedule: Callable[[int], float] | None = None
-    momentum: float = 0.9
-    weight_decay: float = 0.0
     name: ClassVar[str] = "nesterov"
-
-    def __post_init__(self) -> None:
-        self._check_common()
-        check_range("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        check_nonnegative("weight_decay", self.weight_decay)
-
-    def init(self, x: np.ndarray) -> MomentumState:
-        return MomentumState(step=0, buf=np.zeros_like(x, dtype=float))
 
     def update(self, x: np.ndarray, grad: np.ndarray, state: MomentumState
                ) -> tuple[np.ndarray, MomentumState]:

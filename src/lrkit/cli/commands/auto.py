@@ -14,7 +14,7 @@ from lrkit.cli._common import (
     show_progress,
 )
 
-ORDER = 5
+ORDER = 10
 
 EPILOG = """\
 examples:

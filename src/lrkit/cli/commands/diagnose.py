@@ -13,7 +13,7 @@ from lrkit.cli._common import (
     print_json,
 )
 
-ORDER = 70
+ORDER = 50
 
 _EXAMPLES = """\
 examples:

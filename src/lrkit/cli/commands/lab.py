@@ -20,7 +20,7 @@ from lrkit.cli._common import (
     show_progress,
 )
 
-ORDER = 80
+ORDER = 70
 
 OBJECTIVES = ("quadratic", "noisy-quadratic", "rosenbrock", "beale", "saddle", "logistic")
 OPTIMIZERS = ("gd", "heavy-ball", "nesterov", "adagrad", "rmsprop", "adam", "adamw")

@@ -6,7 +6,7 @@ import argparse
 
 from lrkit.cli._common import add_json_argument, format_table, print_json
 
-ORDER = 60
+ORDER = 40
 
 _SHOW_EXAMPLES = """\
 examples:

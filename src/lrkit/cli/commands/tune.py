@@ -19,7 +19,7 @@ from lrkit.cli._common import (
     show_progress,
 )
 
-ORDER = 20
+ORDER = 30
 
 EPILOG = """\
 examples:

@@ -7,7 +7,7 @@ from typing import Any
 
 from lrkit.cli._common import add_json_argument, show_progress
 
-ORDER = 21
+ORDER = 31
 
 
 def register(subparsers: Any) -> None:
