@@ -81,3 +81,19 @@ def test_bad_input_through_the_real_entry_point_is_one_line() -> None:
 def test_version() -> None:
     result = _run("--version")
     assert result.returncode == 0 and result.stdout.startswith("lrkit ")
+
+
+def test_unwritable_output_path_is_one_line(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = _run("schedule", "show", "cosine(10)", "--plot", str(blocker / "sub" / "x.png"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit schedule: error: "), result.stderr
+
+
+def test_size_beyond_memory_is_one_line() -> None:
+    result = _run("schedule", "show", "exponential(0.5)", "--steps", "100000000000")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith("lrkit schedule: error: out of memory")

@@ -66,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as exc:
         print(f"lrkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path that cannot be written or read, a server that cannot be reached
+        print(f"lrkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # sizes far beyond this machine, e.g. --steps 100000000000
+        print(f"lrkit {args.command}: error: out of memory ({exc})", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"lrkit {args.command}: interrupted", file=sys.stderr)
         return 130
