@@ -193,3 +193,15 @@ def test_plot_marks_pruned_and_diverged(tmp_path):
     path = tmp_path / "t.png"
     ax.figure.savefig(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_storage_urls_raise_one_line_errors(tmp_path, monkeypatch):
+    from lrkit.tuning import storage as storage_module
+
+    with pytest.raises(ValueError, match="bogus://x"):
+        storage_module.open_storage("bogus://x")
+    monkeypatch.setattr(storage_module.time, "sleep", lambda s: None)
+    url = f"sqlite:///{tmp_path}/no/such/dir/x.db"
+    with pytest.raises(ConnectionError, match="could not open the database") as info:
+        storage_module.open_storage(url)
+    assert "\n" not in str(info.value)

@@ -110,16 +110,24 @@ def _open_rdb(url: str) -> Any:
     for attempt in range(8):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except ImportError as exc:  # the URL's database driver is not installed
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            raise ImportError(f"`storage` needs a database driver that is not installed "
+                              f"({cause}), but got storage={describe(url)!r}") from exc
         except Exception as exc:  # table creation raced with another process
-            from sqlalchemy.exc import DBAPIError
+            from sqlalchemy.exc import ArgumentError, DBAPIError
 
+            if isinstance(exc, ArgumentError):  # an unknown dialect, a malformed URL
+                raise ValueError(f"`storage` must be a file path or a SQLAlchemy URL, but got "
+                                 f"storage={describe(url)!r} ({exc})") from exc
             if not isinstance(exc, DBAPIError):
                 raise
             last = exc
             logger.info("creating the tables of %s raced (%s); retrying", describe(url), exc)
             time.sleep(0.2 * (attempt + 1) * (1 + random.random()))
     assert last is not None
-    raise last
+    reason = str(getattr(last, "orig", None) or last).strip().splitlines()[0]
+    raise ConnectionError(f"could not open the database {describe(url)}: {reason}") from last
 
 
 def create_or_load_study(storage: Any, study_name: str, *, sampler: Any = None,
