@@ -97,3 +97,11 @@ def test_size_beyond_memory_is_one_line() -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines == [lines[0]] and lines[0].startswith("lrkit schedule: error: out of memory")
+
+
+def test_number_beyond_float_range_is_one_line(tmp_path) -> None:
+    result = _run("lab", "sweep", "--steps", "5", "--num", "3", "--lr-min", "1",
+                  "--lr-max", "1e300", "--out", str(tmp_path / "sweep.png"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit lab: error: "), result.stderr

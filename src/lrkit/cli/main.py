@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: e.g. --lr-max 1e300
         print(f"lrkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except ImportError as exc:
