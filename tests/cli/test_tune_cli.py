@@ -54,6 +54,14 @@ def test_worker_needs_an_existing_lrkit_study(tmp_path, capsys):
     assert "`study`" in capsys.readouterr().err
 
 
+def test_worker_on_a_missing_journal_file_does_not_create_it(tmp_path, capsys):
+    journal = tmp_path / "typo.journal"
+    assert main(["worker", "--storage", str(journal), "--study", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no journal file" in err and err.count("\n") == 1
+    assert not journal.exists()
+
+
 def test_two_local_workers(tmp_path, capsys):
     assert main(tune_args(tmp_path, "--n-trials", "4", "--workers", "2", "--json")) == 0
     payload = json.loads(capsys.readouterr().out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from lrkit.cli._common import add_json_argument, show_progress
@@ -33,8 +34,12 @@ def run(args: argparse.Namespace) -> int:
     from lrkit.cli._common import print_json
     from lrkit.tuning.api import result_of
     from lrkit.tuning.problem_study import run_problem_worker
-    from lrkit.tuning.storage import describe, open_storage
+    from lrkit.tuning.storage import describe, is_url, open_storage
 
+    if not is_url(args.storage) and args.storage != ":memory:" and not Path(args.storage).exists():
+        # opening a journal file creates it: a mistyped path would leave an empty file behind
+        raise ValueError(f"`study` must exist in the storage (create it with 'lrkit tune'), but "
+                         f"got study={args.study!r}: there is no journal file {args.storage!r}")
     storage = open_storage(args.storage)
     with progress_bar(None, f"worker {args.study}", show_progress(args) and not args.quiet) as bar:
         study, ran = run_problem_worker(storage, args.study, on_trial=lambda t: bar.update(1))
