@@ -25,6 +25,9 @@ def plot_auto(result: Any, *, title: str | None = None) -> Any:
         if (~finite).any():
             top = scores[finite].max() if finite.any() else 1.0
             race.plot(lrs[~finite], np.full((~finite).sum(), top), "rx", label="diverged")
+        shown = scores[finite]
+        if shown.size and shown.min() > 0 and shown.max() > 100 * shown.min():
+            race.set_yscale("log")  # a blown-up candidate would flatten the others to zero
     if result.edge_lr is not None:
         race.axvline(result.edge_lr, color="red", linestyle=":", label="edge / top of range test")
     race.axvline(result.lr, color="green", linestyle="--", label=f"chosen {result.lr:.3g}")

@@ -1,0 +1,26 @@
+"""``lrkit.auto.plot.plot_auto``: the search panel stays readable."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+
+def _result(candidates):
+    return SimpleNamespace(lr=0.5, edge_lr=3.0, candidates=candidates,
+                           lrs=[0.1, 0.2, 0.3] * 4, losses=[3.0, 2.0, 1.0] * 4)
+
+
+def test_search_panel_is_log_scaled_when_held_back_losses_span_decades():
+    from lrkit._optional import pyplot
+    from lrkit.auto.plot import plot_auto
+
+    fig = plot_auto(_result([(3.0, 2.7e24), (1.0, 3.2e13), (0.3, 0.5)]))
+    assert fig.axes[0].get_yscale() == "log"
+    pyplot().close(fig)
+    fig = plot_auto(_result([(3.0, 0.9), (1.0, 0.5)]))
+    assert fig.axes[0].get_yscale() == "linear"
+    pyplot().close(fig)
