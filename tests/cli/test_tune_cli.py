@@ -74,6 +74,7 @@ def test_two_local_workers(tmp_path, capsys):
     (["--workers", "0"], "workers"),
     (["--budget", "-1"], "budget"),
     (["--lr-range", "1", "0.1"], "lr_range"),
+    (["--seed", "-3"], "seed"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, name):
     assert main(tune_args(tmp_path, *extra)) == 2

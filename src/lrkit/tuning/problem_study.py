@@ -33,8 +33,12 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import create_or_load_study
 
+    from lrkit._validation import check_int
+
     optuna = require("optuna", "lrkit tune")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # before the study is created: the samplers reject a negative seed only later, in a worker
+    seed = check_int("seed", seed, minimum=0)
     spec = problem_spec(problem)
     prob = get(spec)
     steps = prob.steps if steps is None else steps
