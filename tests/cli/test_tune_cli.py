@@ -75,11 +75,14 @@ def test_two_local_workers(tmp_path, capsys):
     (["--budget", "-1"], "budget"),
     (["--lr-range", "1", "0.1"], "lr_range"),
     (["--seed", "-3"], "seed"),
+    (["--schedule", "nope(3)"], "text"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, name):
     assert main(tune_args(tmp_path, *extra)) == 2
     err = capsys.readouterr().err
     assert f"`{name}`" in err and err.count("\n") == 1
+    storage = open_storage(str(tmp_path / "t.journal"))
+    assert optuna.get_all_study_summaries(storage) == []  # nothing left behind
 
 
 def test_unknown_problem(tmp_path, capsys):

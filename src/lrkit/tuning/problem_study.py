@@ -45,6 +45,10 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     if lr_range is None:
         lr_range = (prob.default_lr * 1e-3, prob.default_lr * 1e3)
     lr_range = check_lr_range(lr_range)
+    if schedule is not None:  # bad schedule text fails here, before the study is created
+        from lrkit.problems.train import resolve_schedule
+
+        resolve_schedule(schedule, steps)
     make_sampler(sampler)
     make_pruner(pruner)
     study = create_or_load_study(storage, study_name)
