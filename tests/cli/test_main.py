@@ -106,3 +106,13 @@ def test_number_beyond_float_range_is_one_line(tmp_path) -> None:
     # numpy and matplotlib may warn about the overflow first; what lrkit says is one line
     assert "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("lrkit lab: error: "), result.stderr
+
+
+@pytest.mark.parametrize("argv", [["find", "--num", "abc"], ["lab", "sweep", "--objective", "nope"],
+                                  ["schedule", "show"], ["lab"]])
+def test_argument_errors_are_one_line_without_the_usage_block(argv) -> None:
+    result = _run(*argv)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit "), result.stderr
+    assert "error: " in lines[0] and "--help" in lines[0]

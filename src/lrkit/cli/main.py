@@ -9,6 +9,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import lrkit
 from lrkit.cli import commands
@@ -26,8 +27,15 @@ examples:
 run 'lrkit COMMAND --help' for the options of one command."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lrkit",
         description=DESCRIPTION,
         epilog=EPILOG,
