@@ -72,3 +72,9 @@ def test_methods_registry_and_errors():
         get_methods(["auto", "nope"])
     with pytest.raises(ValueError, match="seeds"):
         run_bench([make_problem()], get_methods(["default"]), seeds=2)
+
+
+def test_methods_accept_commas_and_run_a_repeated_name_once():
+    assert get_methods(["auto,default", "default"]) == get_methods(["auto", "default"])
+    with pytest.raises(ValueError, match="methods"):
+        get_methods(["auto,"])

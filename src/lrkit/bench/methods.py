@@ -206,9 +206,11 @@ def get_methods(names: list[str] | None) -> list[Method]:
     if names is None:
         return [m for m in METHODS.values() if m.available()]
     methods = []
-    for name in names:
+    # "auto,default" reads as two names; a name given twice is run once
+    for name in (part.strip() for entry in names for part in str(entry).split(",")):
         if name not in METHODS:
             raise ValueError(f"`methods` must name known methods ({', '.join(METHODS)}), "
                              f"but got methods={names!r}")
-        methods.append(METHODS[name])
+        if METHODS[name] not in methods:
+            methods.append(METHODS[name])
     return methods
