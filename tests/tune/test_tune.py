@@ -205,3 +205,13 @@ def test_bad_storage_urls_raise_one_line_errors(tmp_path, monkeypatch):
     with pytest.raises(ConnectionError, match="could not open the database") as info:
         storage_module.open_storage(url)
     assert "\n" not in str(info.value)
+
+
+def test_a_file_that_is_not_a_journal_is_named(tmp_path):
+    from lrkit.tuning.storage import open_storage
+
+    log = tmp_path / "train_log.csv"
+    log.write_text("step,loss\n0,1.0\n")
+    with pytest.raises(ValueError, match="journal file"):
+        open_storage(str(log))
+    assert log.read_text() == "step,loss\n0,1.0\n"

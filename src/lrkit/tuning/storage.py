@@ -92,6 +92,12 @@ def open_storage(spec: Any = None) -> Any:
             f"`storage` is a SQLite database; pass it as a URL, 'sqlite:///{spec}', "
             f"but got storage={spec!r}"
         )
+    if path.is_file():
+        with path.open("rb") as f:
+            head = f.read(64).lstrip()
+        if head and not head.startswith(b"{"):  # a journal is JSON lines, one object each
+            raise ValueError(f"`storage` must be an Optuna journal file (JSON lines) or a "
+                             f"SQLAlchemy URL, but got storage={spec!r}, which is neither")
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
