@@ -260,3 +260,23 @@ def test_the_pick_blends_the_race_winner_with_the_range_tests_suggestion():
         assert outcome.lr == pytest.approx(math.sqrt(race["winner"] * race["suggestion"]))
     plain = run_auto(QuadraticSession(), 300, cosine(300), settings=Settings(blend=False))
     assert plain.lr == pytest.approx(plain.history[1].data["winner"])
+
+
+def test_a_huge_budget_races_no_longer_than_the_run():
+    _, _, horizon, factors = plan_search(30, 1e9, 2, Settings())
+    assert horizon == 30 and factors == Settings().factors
+
+
+def test_a_candidate_that_ends_worse_than_it_started_never_wins():
+    # on this quadratic every raced rate above 2/50 blows up; the finite blow-ups must be
+    # scored as failures, so the pick lands below the stiff direction's edge
+    from lrkit.auto.core import _race_one
+
+    session = QuadraticSession(noise=0.0)
+    meter = Meter(limit=10_000)
+    start = session.snapshot()
+    blown = _race_one(session, meter, 0.3, [1.0] * 5)  # grows to ~1e12: finite
+    session.restore(start)
+    fine = _race_one(session, meter, 0.02, [1.0] * 20)
+    assert blown == math.inf
+    assert math.isfinite(fine) and fine < 1.0

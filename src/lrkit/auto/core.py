@@ -124,7 +124,9 @@ def plan_search(
         return limit, 0, 0, ()
     factors = tuple(settings.factors)
     while len(factors) >= 2:
-        horizon = (extra - edge_steps) // len(factors) - eval_cost
+        # a race longer than the run itself tells nothing more (and a huge budget must
+        # not make it endless)
+        horizon = min(steps, (extra - edge_steps) // len(factors) - eval_cost)
         if horizon >= settings.min_horizon:
             return limit, edge_steps, horizon, factors
         factors = factors[:-1] if len(factors) > 2 else factors
@@ -237,11 +239,14 @@ def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[f
     of a score taken on a handful of batches."""
     tail: list[float] = []
     tail_from = len(multipliers) - max(1, len(multipliers) // 4)
+    first = math.nan
     for t, m in enumerate(multipliers):
         meter.charge(1, "race")
         loss = float(session.step(lr * m))
         if not math.isfinite(loss):
             return math.inf
+        if t == 0:
+            first = loss
         if t >= tail_from:
             tail.append(loss)
     meter.charge(session.eval_cost, "race")
@@ -249,7 +254,10 @@ def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[f
     if not math.isfinite(held_back):
         return math.inf
     n = session.eval_cost
-    return (held_back * n + sum(tail)) / (n + len(tail))
+    score = (held_back * n + sum(tail)) / (n + len(tail))
+    # ending worse than the untrained model (the loss of the first step, taken before any
+    # update) is a blow-up that stayed finite: it must not win a race among failures
+    return math.inf if score > first else score
 
 
 def _pick(candidates: Sequence[tuple[float, float]], *, bracketed: bool) -> tuple[float, str]:
