@@ -9,11 +9,13 @@ docs/benchmarks/<topic>.md; this script joins them, in a fixed order, under one 
 from __future__ import annotations
 
 import platform
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "benchmarks"
-ORDER = ["problems", "schedules", "finder", "guard", "tune", "auto", "lab"]
+ORDER = ["problems", "schedules", "finder", "guard", "guard_faults", "tune", "auto",
+         "auto_heldout", "lab"]
 
 INTRO = """# Benchmarks
 
@@ -28,13 +30,18 @@ Measured on: {machine}.
 """
 
 
+def _rebase_links(text: str) -> str:
+    """Relative links of a section point from docs/benchmarks/; the page is in docs/."""
+    return re.sub(r"\]\((?!https?:|/|#)([^)]+)\)", r"](benchmarks/\1)", text)
+
+
 def main() -> None:
     present = {path.stem: path for path in SECTIONS.glob("*.md")}
     names = [name for name in ORDER if name in present]
     names += sorted(name for name in present if name not in ORDER)
     machine = f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, 2 CPU cores"
     parts = [INTRO.format(machine=machine)]
-    parts += [present[name].read_text().strip() + "\n" for name in names]
+    parts += [_rebase_links(present[name].read_text().strip()) + "\n" for name in names]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(parts))
     print(f"wrote docs/benchmarks.md from {len(names)} sections: {', '.join(names)}")
 
