@@ -28,12 +28,11 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
                          sampler: str, pruner: str, heartbeat_interval: float,
                          grace_period: float, max_retries: int) -> Any:
     """Create (or load, to resume) the study and record how its trials are run."""
+    from lrkit._validation import check_int
     from lrkit.problems import get
     from lrkit.tuning.api import check_lr_range, make_pruner, make_sampler
     from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import create_or_load_study
-
-    from lrkit._validation import check_int
 
     optuna = require("optuna", "lrkit tune")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
