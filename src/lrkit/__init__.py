@@ -14,8 +14,7 @@ are loaded on first use, so ``lrkit.tune`` pulls in Optuna only when you call fo
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lrkit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -36,14 +35,7 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'lrkit' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if module_name == f"lrkit.{name}" else getattr(module, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("lrkit", globals(), _LAZY)
 
 
 def __dir__() -> list[str]:

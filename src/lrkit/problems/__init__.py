@@ -8,8 +8,7 @@ True
 Importing this package does not import torch; building or training a problem does.
 """
 
-from typing import Any
-
+from lrkit._lazy import lazy_exports
 from lrkit.problems.base import Problem, get, names, register
 from lrkit.problems.grid import GridResult, grid_search
 from lrkit.problems.train import TrainResult, default_schedule, evaluate_lr, train
@@ -30,10 +29,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # these import torch, so they load on first use
-    if name in ("make_quadratic", "quadratic_hessian_eigenvalues"):
-        from lrkit.problems import quadratic
-
-        return getattr(quadratic, name)
-    raise AttributeError(f"module 'lrkit.problems' has no attribute {name!r}")
+# these import torch, so they load on first use
+__getattr__ = lazy_exports("lrkit.problems", globals(), {
+    "make_quadratic": "lrkit.problems.quadratic",
+    "quadratic_hessian_eigenvalues": "lrkit.problems.quadratic",
+})

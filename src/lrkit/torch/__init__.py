@@ -6,9 +6,7 @@ when it is missing); the names below load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from lrkit._lazy import lazy_exports
 from lrkit._optional import require
 
 require("torch", "lrkit.torch")
@@ -27,17 +25,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'lrkit.torch' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    # bind every lazy name of that module: importing lrkit.torch.autotrain sets the package
-    # attribute ``autotrain`` to the submodule, which would shadow the function of that name
-    for lazy_name, lazy_module in _LAZY.items():
-        if lazy_module == module_name:
-            globals()[lazy_name] = getattr(module, lazy_name)
-    return globals()[name]
+__getattr__ = lazy_exports("lrkit.torch", globals(), _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -14,8 +14,7 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lrkit._lazy import lazy_exports
 
 _LAZY = {
     "tune": "lrkit.tuning.api",
@@ -34,13 +33,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'lrkit.tuning' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("lrkit.tuning", globals(), _LAZY)
 
 
 def __dir__() -> list[str]:
