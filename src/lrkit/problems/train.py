@@ -100,20 +100,11 @@ def resolve_problem(problem: Problem | str) -> Problem:
 
 
 def resolve_schedule(schedule: Any, steps: int) -> Callable[[int], float]:
-    """``None`` -> :func:`default_schedule`, text -> :func:`lrkit.schedules.parse`, a
-    schedule or any callable ``step -> multiplier`` -> itself."""
-    if schedule is None:
-        return default_schedule(steps)
-    if isinstance(schedule, str):
-        from lrkit.schedules import parse
+    """``None`` -> :func:`default_schedule`, anything else as
+    :func:`lrkit.schedules.as_schedule` reads it (text is parsed, a callable is itself)."""
+    from lrkit.schedules import as_schedule
 
-        return parse(schedule)
-    if callable(schedule):
-        return schedule
-    raise TypeError(
-        f"`schedule` must be None, schedule text or a callable step -> multiplier, "
-        f"but got schedule={schedule!r}"
-    )
+    return as_schedule(schedule, default=default_schedule(steps))
 
 
 def train(

@@ -29,7 +29,7 @@ from lrkit.schedules.decay import (
     polynomial,
     step,
 )
-from lrkit.schedules.parsing import from_dict, parse
+from lrkit.schedules.parsing import as_schedule, from_dict, parse
 from lrkit.schedules.periodic import cosine_restarts, cyclic, one_cycle
 from lrkit.schedules.plateau import ReduceOnPlateau
 from lrkit.schedules.registry import FACTORIES, Family, families
@@ -40,6 +40,7 @@ __all__ = [
     "Family",
     "ReduceOnPlateau",
     "Schedule",
+    "as_schedule",
     "constant",
     "cosine",
     "cosine_restarts",

@@ -16,7 +16,7 @@ from typing import Any
 from lrkit.schedules.base import Schedule
 from lrkit.schedules.registry import FACTORIES
 
-__all__ = ["parse", "from_dict"]
+__all__ = ["as_schedule", "parse", "from_dict"]
 
 _MAX_TEXT = 10_000
 _MAX_DEPTH = 32
@@ -133,6 +133,27 @@ def _describe(node: ast.AST) -> str:
         return repr(ast.unparse(node))
     except Exception:  # noqa: BLE001 - only used to word an error message
         return type(node).__name__
+
+
+def as_schedule(value: Any, *, default: Any = None) -> Any:
+    """A shape from what a user may pass for one: a schedule or any callable
+    ``step -> multiplier`` is itself, text goes through :func:`parse`, and ``None`` is
+    ``default`` where the caller has one.
+
+    >>> as_schedule("cosine(100)")(50)
+    0.5
+    """
+    if value is None and default is not None:
+        return default
+    if isinstance(value, str):
+        return parse(value)
+    if callable(value):
+        return value
+    allowed = "None, " if default is not None else ""
+    raise TypeError(
+        f"`schedule` must be {allowed}an lrkit schedule, its text or a callable "
+        f"step -> multiplier, but got schedule={value!r}"
+    )
 
 
 def from_dict(data: dict[str, Any]) -> Schedule:

@@ -19,7 +19,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit._validation import check_int, check_positive
 from lrkit.schedules.base import Schedule
-from lrkit.schedules.parsing import parse
+from lrkit.schedules.parsing import as_schedule
 from lrkit.schedules.plateau import ReduceOnPlateau
 from lrkit.torch.groups import read_base_lrs
 
@@ -229,27 +229,16 @@ def _check_base_lrs(base_lrs: list[float]) -> list[float]:
 
 def _resolve(schedule: Any, groups: int) -> tuple[list[Any], bool]:
     """One schedule per group, and whether a single one was given for all of them."""
-    def one(item: Any) -> Any:
-        if isinstance(item, Schedule):
-            return item
-        if isinstance(item, str):
-            return parse(item)
-        if callable(item):
-            return item
-        raise TypeError(
-            f"`schedule` must be an lrkit schedule, its text or a callable, but got schedule={item!r}"
-        )
-
     if isinstance(schedule, (Schedule, str)) or (callable(schedule) and not isinstance(
             schedule, Sequence)):
-        return [one(schedule)] * groups, True
+        return [as_schedule(schedule)] * groups, True
     if isinstance(schedule, Sequence):
         if len(schedule) != groups:
             raise ValueError(
                 f"`schedule` must have one entry per parameter group ({groups}), but got "
                 f"{len(schedule)} entries: schedule={list(schedule)!r}"
             )
-        return [one(item) for item in schedule], False
+        return [as_schedule(item) for item in schedule], False
     raise TypeError(
         f"`schedule` must be an lrkit schedule, its text or a list of them, but got "
         f"schedule={schedule!r}"
