@@ -3,6 +3,7 @@ over in-memory tensors, and a held-out evaluation that leaves training state alo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -16,6 +17,10 @@ T = TypeVar("T")
 SPLIT_SEED = 20260101
 
 
+# re-entrant: a problem's builder may itself call seeded()
+_GLOBAL_RNG = threading.RLock()
+
+
 def seeded(seed: int, build: Callable[[], T]) -> T:
     """Run ``build()`` with torch's global generator seeded by ``seed``, then put the
     caller's generator state back, so a model's initialisation depends only on ``seed``.
@@ -24,8 +29,11 @@ def seeded(seed: int, build: Callable[[], T]) -> T:
     >>> b = seeded(3, lambda: torch.nn.Linear(2, 2))
     >>> bool(torch.equal(a.weight, b.weight))
     True
+
+    Threads take turns: the global generator is one per process, and two threads seeding
+    and drawing from it at once would each get the other's numbers.
     """
-    with torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
 

@@ -276,11 +276,9 @@ def _schedule_text(shape: Any) -> str | None:
 def _fingerprint(problem: Problem) -> str:
     """The held-out loss of the seed-0 initial model: changes when the problem's model,
     data or evaluation changes, so an edited problem never reads a stale grid."""
-    import torch
+    from lrkit.problems._common import seeded
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return f"{float(problem.evaluate(problem.make_model(0))):.6g}"
+    return f"{seeded(0, lambda: float(problem.evaluate(problem.make_model(0)))):.6g}"
 
 
 def default_cache_directory() -> Path:
