@@ -102,7 +102,7 @@ def test_history_names_every_phase_with_its_numbers():
     assert phases[:2] == ["edge", "race"]
     race = outcome.history[1]
     assert race.data["horizon"] == outcome.horizon > 0
-    assert len(race.data["candidates"]) == len(Settings().factors) == len(outcome.candidates)
+    assert 2 <= len(race.data["candidates"]) == len(outcome.candidates) <= Settings().slots
 
 
 def test_same_session_same_outcome():
@@ -173,10 +173,10 @@ def test_meter_refuses_to_overspend():
 
 def test_fewer_candidates_race_when_the_budget_is_tight():
     settings = Settings()
-    _, _, horizon, factors = plan_search(100, 1.5, 4, settings)
-    assert 2 <= len(factors) < len(settings.factors) and horizon >= settings.min_horizon
-    _, _, horizon, factors = plan_search(1000, 1.5, 4, settings)
-    assert factors == settings.factors and horizon > 100
+    _, _, horizon, slots = plan_search(100, 1.5, 4, settings)
+    assert 2 <= slots < settings.slots and horizon >= settings.min_horizon
+    _, _, horizon, slots = plan_search(1000, 1.5, 4, settings)
+    assert slots == settings.slots and horizon > 50
 
 
 def test_default_schedule_is_the_reference_grids_shape():
@@ -263,8 +263,8 @@ def test_the_pick_blends_the_race_winner_with_the_range_tests_suggestion():
 
 
 def test_a_huge_budget_races_no_longer_than_the_run():
-    _, _, horizon, factors = plan_search(30, 1e9, 2, Settings())
-    assert horizon == 30 and factors == Settings().factors
+    _, _, horizon, slots = plan_search(30, 1e9, 2, Settings())
+    assert horizon == 30 and slots == Settings().slots
 
 
 def test_a_candidate_that_ends_worse_than_it_started_never_wins():

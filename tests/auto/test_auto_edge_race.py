@@ -7,7 +7,7 @@ import math
 import pytest
 
 from lrkit.auto.edge import find_edge
-from lrkit.auto.race import compressed_multipliers, parabola_minimum
+from lrkit.auto.race import compressed_multipliers, parabola_minimum, walk_race
 
 
 def gradient_descent(curvature: float):
@@ -62,3 +62,56 @@ def test_parabola_minimum():
     assert parabola_minimum(x, [1.0, math.inf, 1.0]) is None
     # clipped to half a step on either side of the middle point
     assert parabola_minimum([0.0, 1.0, 2.0], [10.0, 1.0, 1.0 + 1e-9]) <= 1.5
+
+
+def test_parabola_minimum_with_uneven_spacing():
+    # the exact vertex of a parabola sampled at uneven points
+    x = [0.0, 1.0, 1.5]
+    assert parabola_minimum(x, [(v - 1.2) ** 2 for v in x]) == pytest.approx(1.2)
+    assert parabola_minimum([0.0, 2.0, 3.0], [(v - 1.5) ** 2 for v in (0.0, 2.0, 3.0)]) \
+        == pytest.approx(1.5)
+
+
+def bowl(best: float):
+    raced = []
+
+    def score(lr: float) -> float:
+        raced.append(lr)
+        return (math.log(lr) - math.log(best)) ** 2
+
+    return score, raced
+
+
+@pytest.mark.parametrize("best", [1e-4, 3e-3, 0.02, 0.3, 0.9])
+def test_walk_brackets_the_valley_and_refines_next_to_it(best):
+    score, raced = bowl(best)
+    walk = walk_race(score, top=1.0, slots=8)
+    assert [lr for lr, _ in walk] == raced and len(raced) == len(set(raced)) <= 8
+    assert all(lr <= 1.0 for lr in raced)
+    closest = min(raced, key=lambda lr: abs(math.log(lr / best)))
+    # within half a lattice step (a factor sqrt(3)) of the floor, unless the floor is
+    # beyond the lattice's top or further down than 8 slots reach
+    if best < 1.0 and best > 3.0 ** -8:
+        assert abs(math.log(closest / best)) <= math.log(3.0) / 4 + 1e-9
+
+
+def test_walk_stops_at_the_top_and_never_races_above_it():
+    score, raced = bowl(10.0)
+    walk_race(score, top=1.0, slots=5)
+    assert max(raced) == pytest.approx(1.0) and raced[:2] == pytest.approx([1 / 9, 1 / 3])
+
+
+def test_walk_treats_a_blow_up_as_the_worse_side():
+    # lower is better up to a cliff at 0.5: the walk climbs to the blow-up at the top, then
+    # refines on the finite side first and tries the cliff's side with the slot left
+    def score(lr):
+        return math.inf if lr > 0.5 else -lr
+
+    walk = walk_race(score, top=1.0, slots=5)
+    assert [lr for lr, _ in walk] == pytest.approx([1 / 9, 1 / 3, 1.0, 3 ** -1.5, 3 ** -0.5])
+    assert min(walk, key=lambda c: c[1])[0] == pytest.approx(1 / 3)
+
+
+def test_walk_rejects_too_few_slots():
+    with pytest.raises(ValueError, match="slots"):
+        walk_race(lambda lr: 0.0, top=1.0, slots=1)

@@ -10,10 +10,13 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
 
 1. edge: a geometric range test (``edge_steps`` updates at most, about 30% of
    ``extra``) finds the rate where training blows up, ``edge``.
-2. race: ``len(factors)`` candidates ``edge * f`` (a factor 3 apart) each run the
+2. race: at most ``slots`` candidates on the lattice ``edge * 3**k`` (``k <= 0``) each run the
    schedule compressed to ``horizon`` steps from the same snapshot on the same batches,
-   and are scored on held-back batches. A parabola through the winner and its
-   neighbours (in log rate) refines it between grid points.
+   and are scored on held-back batches. The race walks: it starts at ``edge/9`` and
+   ``edge/3``, moves a lattice step at a time towards the better one until a candidate
+   scores worse, then spends the slots left half a step either side of the best
+   (:func:`~lrkit.auto.race.walk_race`). A parabola through the winner and its
+   neighbours (in log rate) refines it between the raced rates.
    The winner is then blended with the range test's own suggestion (geometric mean):
    the race's short horizon biases it (in either direction, depending on the problem),
    the range test's rule is calibrated on full runs but noisy; averaging the two in log
@@ -37,7 +40,7 @@ from lrkit._validation import check_int, check_positive, check_real
 from lrkit.auto.blowup import BlowUp
 from lrkit.auto.budget import Meter
 from lrkit.auto.edge import Edge, find_edge
-from lrkit.auto.race import compressed_multipliers, parabola_minimum
+from lrkit.auto.race import compressed_multipliers, parabola_minimum, walk_race
 
 
 class Session(Protocol):
@@ -80,7 +83,9 @@ class Settings:
     edge_fraction: float = 0.3
     edge_min_steps: int = 12
     edge_max_steps: int = 60
-    factors: tuple[float, ...] = (1.0, 1 / 3, 1 / 9, 1 / 27)
+    slots: int = 5
+    spacing: float = 3.0
+    walk_start: int = -2
     min_horizon: int = 8
     horizon_exponent: float = 0.0
     fallback_fraction: float = 0.1
@@ -108,33 +113,27 @@ class Outcome:
 
 def plan_search(
     steps: int, budget: float, eval_cost: int, settings: Settings
-) -> tuple[int, int, int, tuple[float, ...]]:
-    """``(limit, edge_steps, horizon, factors)`` for a run of ``steps`` under ``budget``.
+) -> tuple[int, int, int, int]:
+    """``(limit, edge_steps, horizon, slots)`` for a run of ``steps`` under ``budget``.
 
-    The race gets what the edge leaves of ``extra = limit - steps``, split evenly among the
-    candidates; when that gives fewer than ``settings.min_horizon`` steps each, fewer
-    candidates race (the smallest factors go first). ``horizon`` is 0 (no race) when not
-    even two can; ``edge_steps`` is 0 when the budget cannot pay for the edge either.
+    The race gets what the edge leaves of ``extra = limit - steps``, split evenly among
+    ``slots`` candidates; when that gives fewer than ``settings.min_horizon`` steps each,
+    fewer candidates race. ``horizon`` and ``slots`` are 0 (no race) when not even two can;
+    ``edge_steps`` is 0 when the budget cannot pay for the edge either.
     """
     limit = int(math.floor(budget * steps + 1e-9))
     extra = limit - steps
     edge_steps = int(min(settings.edge_max_steps, max(settings.edge_min_steps,
                                                          round(settings.edge_fraction * extra))))
     if extra < edge_steps:
-        return limit, 0, 0, ()
-    factors = tuple(settings.factors)
-    while len(factors) >= 2:
+        return limit, 0, 0, 0
+    for slots in range(settings.slots, 1, -1):
         # a race longer than the run itself tells nothing more (and a huge budget must
         # not make it endless)
-        horizon = min(steps, (extra - edge_steps) // len(factors) - eval_cost)
+        horizon = min(steps, (extra - edge_steps) // slots - eval_cost)
         if horizon >= settings.min_horizon:
-            return limit, edge_steps, horizon, factors
-        factors = factors[:-1] if len(factors) > 2 else factors
-        if len(factors) == 2:
-            horizon = (extra - edge_steps) // 2 - eval_cost
-            return (limit, edge_steps, horizon, factors) if horizon >= settings.min_horizon \
-                else (limit, edge_steps, 0, ())
-    return limit, edge_steps, 0, ()
+            return limit, edge_steps, horizon, slots
+    return limit, edge_steps, 0, 0
 
 
 def run_auto(
@@ -152,7 +151,7 @@ def run_auto(
         raise ValueError(f"`budget` must be >= 1 (the final run alone costs one run), but got budget={budget!r}")
     settings = settings or Settings()
     eval_cost = check_int("eval_cost", session.eval_cost, minimum=0)
-    limit, edge_steps, horizon, factors = plan_search(steps, budget, eval_cost, settings)
+    limit, edge_steps, horizon, slots = plan_search(steps, budget, eval_cost, settings)
     meter = Meter(limit)
     history: list[Decision] = []
     start = session.snapshot()
@@ -187,11 +186,14 @@ def run_auto(
         )
     if horizon:
         multipliers = compressed_multipliers(schedule, steps=steps, horizon=horizon)
-        for factor in factors:
-            lr = edge.top * factor
-            score = _race_one(session, meter, lr, multipliers)
+
+        def score(lr: float) -> float:
+            value = _race_one(session, meter, lr, multipliers)
             session.restore(start)
-            candidates.append((lr, score))
+            return value
+
+        candidates = walk_race(score, top=edge.top, slots=slots, spacing=settings.spacing,
+                               start=settings.walk_start)
         chosen, reason = _pick(candidates, bracketed=edge.diverged)
         winner = chosen
         if settings.blend and edge.suggestion is not None and math.isfinite(chosen):
@@ -255,9 +257,10 @@ def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[f
         return math.inf
     n = session.eval_cost
     score = (held_back * n + sum(tail)) / (n + len(tail))
-    # ending worse than the untrained model (the loss of the first step, taken before any
-    # update) is a blow-up that stayed finite: it must not win a race among failures
-    return math.inf if score > first else score
+    # ending at twice the untrained model's loss (the first step's, taken before any update)
+    # is a blow-up that stayed finite: it must not win a race among failures. (Merely not
+    # beating that one batch is no failure: a slow problem can end a short race above it.)
+    return math.inf if score > first + abs(first) else score
 
 
 def _pick(candidates: Sequence[tuple[float, float]], *, bracketed: bool) -> tuple[float, str]:

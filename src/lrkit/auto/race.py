@@ -26,20 +26,87 @@ def compressed_multipliers(
 
 
 def parabola_minimum(log_lrs: Sequence[float], scores: Sequence[float]) -> float | None:
-    """The minimum of the parabola through three equally spaced points, or None if not convex.
+    """The minimum of the parabola through three points ``x0 < x1 < x2``, or None if not convex.
 
-    With spacing ``d`` and values ``a, b, c`` at ``x-d, x, x+d``, the vertex is at
-    ``x + d * (a - c) / (2 * (a - 2b + c))``; the result is kept within ``x +- d/2``.
+    With ``a = x1 - x0``, ``c = x2 - x1`` and values ``y0, y1, y2``, the vertex is at
+    ``x1 - ((y2 - y1) a^2 - (y0 - y1) c^2) / (2 ((y2 - y1) a + (y0 - y1) c))`` (for equal
+    spacing ``d``: ``x1 + d (y0 - y2) / (2 (y0 - 2 y1 + y2))``); the result is kept within
+    half a spacing of ``x1`` on either side.
 
     >>> round(parabola_minimum([0.0, 1.0, 2.0], [1.0, 0.0, 1.0]), 6)
     1.0
     """
-    a, b, c = scores
-    if not all(math.isfinite(v) for v in (a, b, c)):
+    y0, y1, y2 = (float(v) for v in scores)
+    if not all(math.isfinite(v) for v in (y0, y1, y2)):
         return None
-    curvature = a - 2 * b + c
-    if curvature <= 0:
+    x0, x1, x2 = (float(v) for v in log_lrs)
+    a, c = x1 - x0, x2 - x1
+    rise_left, rise_right = y0 - y1, y2 - y1
+    # convex through the three points: the slopes increase from left to right
+    if rise_right / c + rise_left / a <= 0:
         return None
-    d = (log_lrs[2] - log_lrs[0]) / 2
-    offset = d * (a - c) / (2 * curvature)
-    return float(log_lrs[1] + np.clip(offset, -d / 2, d / 2))
+    offset = -(rise_right * a * a - rise_left * c * c) / (2 * (rise_right * a + rise_left * c))
+    return float(x1 + np.clip(offset, -a / 2, c / 2))
+
+
+def walk_race(
+    score: Callable[[float], float],
+    *,
+    top: float,
+    slots: int,
+    spacing: float = 3.0,
+    start: int = -2,
+) -> list[tuple[float, float]]:
+    """Race at most ``slots`` rates on the lattice ``top * spacing**k`` (``k <= 0``), walking
+    towards the better side until a candidate is worse, then refining half a step either
+    side of the best; returns every ``(rate, score)`` raced, in the order raced.
+
+    ``score(lr)`` trains one candidate and returns its score (lower is better, ``inf`` for a
+    blow-up). The walk starts with ``k = start`` and ``start + 1``; it goes up (towards
+    ``top``, never past it) when the upper one scored better, down otherwise, and stops at
+    the first candidate that scores worse than the best so far. The slots left then go to
+    ``k = best +- 1/2``, the side of the better neighbour first (the side of a blow-up
+    counts as worse): where the valley's floor lies between two lattice points, one of the
+    half steps lands near it.
+
+    >>> walk = walk_race(lambda lr: (math.log(lr) - math.log(0.05)) ** 2, top=1.0, slots=5)
+    >>> [round(lr, 3) for lr, _ in walk]
+    [0.111, 0.333, 0.037, 0.012, 0.064]
+    """
+    slots = int(slots)
+    if slots < 2:
+        raise ValueError(f"`slots` must be >= 2, but got slots={slots!r}")
+    start = min(int(start), -1)
+    raced: dict[float, float] = {}
+
+    def race(k: float) -> None:
+        raced[k] = float(score(top * spacing ** k))
+
+    def best() -> float:
+        return min(raced, key=lambda k: (raced[k], -k))
+
+    race(start)
+    race(start + 1)
+    direction = 1 if raced[start + 1] < raced[start] else -1
+    while len(raced) < slots:
+        here = best()
+        ahead = here + direction
+        if ahead > 0 or ahead in raced:
+            break
+        race(ahead)
+        if raced[ahead] >= raced[here]:
+            break
+    here = best()
+
+    def side_score(side: int) -> float:
+        neighbour = here + side
+        return raced.get(neighbour, math.inf if neighbour > 0 else math.nan)
+
+    # the better neighbour's side first; an untried neighbour (nan) ranks after a tried one
+    sides = sorted((1, -1), key=lambda s: (math.isnan(side_score(s)), side_score(s)))
+    for side in sides:
+        half = here + side / 2
+        if len(raced) >= slots or half > 0:
+            continue
+        race(half)
+    return [(top * spacing ** k, s) for k, s in raced.items()]
