@@ -3,6 +3,7 @@ descent on a quadratic), so that budgets, phases and recovery are checked withou
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -256,10 +257,41 @@ def test_finite_blow_up_in_the_final_run_is_recovered():
 def test_the_pick_blends_the_race_winner_with_the_range_tests_suggestion():
     outcome = run_auto(QuadraticSession(), 300, cosine(300))
     race = outcome.history[1].data
-    if race["suggestion"] is not None:
-        assert outcome.lr == pytest.approx(math.sqrt(race["winner"] * race["suggestion"]))
+    winner, suggestion = race["winner"], race["suggestion"]
+    if suggestion is not None and max(winner, suggestion) <= 3 * min(winner, suggestion):
+        assert outcome.lr == pytest.approx(math.sqrt(winner * suggestion))
     plain = run_auto(QuadraticSession(), 300, cosine(300), settings=Settings(blend=False))
     assert plain.lr == pytest.approx(plain.history[1].data["winner"])
+
+
+@pytest.mark.parametrize(("suggestion_factor", "expected_factor"),
+                         [(2.0, math.sqrt(2.0)), (0.5, math.sqrt(0.5)), (10.0, 1.0), (0.1, 0.1)])
+def test_estimates_that_disagree_by_more_than_agree_within_give_the_lower(
+        monkeypatch, suggestion_factor, expected_factor):
+    import lrkit.auto.core as core
+
+    real_find_edge = core.find_edge
+
+    def find_edge(*args, **kwargs):
+        edge = real_find_edge(*args, **kwargs)
+        return dataclasses.replace(edge, suggestion=edge.top * suggestion_factor / 9)
+
+    # every candidate scores the same but the one at edge/9: the race's winner is edge/9
+    def race_one(session, meter, lr, multipliers):
+        meter.charge(len(multipliers) + session.eval_cost, "race")
+        return 0.0 if math.isclose(lr, race_one.top / 9) else 1.0
+
+    monkeypatch.setattr(core, "_race_one", race_one)
+
+    def capture(*args, **kwargs):
+        found = find_edge(*args, **kwargs)
+        race_one.top = found.top
+        return found
+
+    monkeypatch.setattr(core, "find_edge", capture)
+    outcome = run_auto(QuadraticSession(), 300, cosine(300), settings=Settings(agree_within=3.0))
+    assert outcome.history[1].data["winner"] == pytest.approx(race_one.top / 9)
+    assert outcome.lr == pytest.approx(race_one.top / 9 * expected_factor)
 
 
 def test_a_huge_budget_races_no_longer_than_the_run():

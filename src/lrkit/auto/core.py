@@ -17,10 +17,12 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    scores worse, then spends the slots left half a step either side of the best
    (:func:`~lrkit.auto.race.walk_race`). A parabola through the winner and its
    neighbours (in log rate) refines it between the raced rates.
-   The winner is then blended with the range test's own suggestion (geometric mean):
-   the race's short horizon biases it (in either direction, depending on the problem),
-   the range test's rule is calibrated on full runs but noisy; averaging the two in log
-   rate measured better than either alone.
+   The winner is then combined with the range test's own suggestion: the race's short
+   horizon biases it (in either direction, depending on the problem), the range test's
+   rule is calibrated on full runs but noisy. When the two agree within a factor
+   ``agree_within`` (3), their geometric mean is taken; when they disagree by more, one
+   of them is broken and the lower is taken (a rate too low costs speed, one too high can
+   cost the run).
 3. final: the pick, corrected for the short horizon (``lr * (horizon / steps) **
    horizon_exponent``, off by default), trains the model for ``steps`` steps on the full schedule. If the
    loss turns non-finite, training resumes from the last checkpoint at half the scale,
@@ -91,6 +93,7 @@ class Settings:
     fallback_fraction: float = 0.1
     checkpoints: int = 20
     blend: bool = True
+    agree_within: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -199,10 +202,21 @@ def run_auto(
         if settings.blend and edge.suggestion is not None and math.isfinite(chosen):
             # two estimates with different biases (the range test's rule, calibrated on full
             # runs; the race, biased by its short horizon): their geometric mean
-            blended = math.sqrt(chosen * float(edge.suggestion))
-            reason += (f"; blended with the range test's suggestion {edge.suggestion:.3g} "
-                       f"(geometric mean {blended:.3g})")
-            chosen = blended
+            suggestion = float(edge.suggestion)
+            if max(chosen, suggestion) <= settings.agree_within * min(chosen, suggestion):
+                blended = math.sqrt(chosen * suggestion)
+                reason += (f"; blended with the range test's suggestion {suggestion:.3g} "
+                           f"(geometric mean {blended:.3g})")
+                chosen = blended
+            elif suggestion < chosen:
+                reason += (f"; the range test's suggestion {suggestion:.3g} is more than "
+                           f"{settings.agree_within:g}x lower: took it (the lower of two "
+                           f"estimates that disagree is the safer)")
+                chosen = suggestion
+            else:
+                reason += (f"; the range test's suggestion {suggestion:.3g} is more than "
+                           f"{settings.agree_within:g}x higher: kept the race's (the lower of "
+                           f"two estimates that disagree is the safer)")
         corrected = chosen * (horizon / steps) ** settings.horizon_exponent
         history.append(Decision(
             "race",
