@@ -312,3 +312,52 @@ def test_a_candidate_that_ends_worse_than_it_started_never_wins():
     fine = _race_one(session, meter, 0.02, [1.0] * 20)
     assert blown == math.inf
     assert math.isfinite(fine) and fine < 1.0
+
+
+class BadBatchSession(QuadraticSession):
+    """A data stream whose batch at ``bad`` gives a nan loss at any rate (and no update)."""
+
+    def __init__(self, bad: int, **kwargs):
+        super().__init__(**kwargs)
+        self.bad = bad
+        self.position = 0
+
+    def step(self, lr: float) -> float:
+        position = self.position
+        self.position += 1
+        if position == self.bad:
+            self.calls += 1
+            return math.nan
+        return super().step(lr)
+
+    def skip(self) -> None:
+        self.position += 1
+
+    def snapshot(self):
+        return super().snapshot(), self.position
+
+    def restore(self, token) -> None:
+        super().restore(token[0])
+        self.position = token[1]
+
+
+def test_a_batch_that_blows_up_at_any_rate_is_passed_over_not_chased_down():
+    steps = 200
+    session = BadBatchSession(bad=150)
+    outcome = run_auto(session, steps, cosine(steps))
+    # one halving for the first blow-up; the repeat at the lower rate blames the batch
+    assert outcome.final_scale == 0.5
+    assert len(outcome.lrs) == steps and math.isnan(outcome.losses[150])
+    assert sum(math.isnan(v) for v in outcome.losses) == 1
+    assert any("passing over that batch" in d.message for d in outcome.history)
+    assert session.calls == outcome.spent <= outcome.limit
+    assert session.loss() < 1e-3
+
+
+def test_without_skip_a_bad_batch_still_ends_within_the_budget():
+    steps = 200
+    session = BadBatchSession(bad=150)
+    session.skip = None  # a session that cannot pass over a batch
+    outcome = run_auto(session, steps, cosine(steps))
+    assert session.calls == outcome.spent <= outcome.limit
+    assert outcome.final_scale < 0.5

@@ -172,3 +172,20 @@ def test_the_final_run_is_the_plain_run_at_the_chosen_rate():
         assert loss.item() == pytest.approx(result.losses[t], rel=1e-6)
     for p, q in zip(model.parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+
+
+def test_a_corrupt_batch_costs_one_rollback_not_the_run():
+    # batch 150 of the stream holds an inf, so its loss is nan at any rate. The final
+    # run goes back to its last checkpoint once. Batches past the replayed head of the
+    # stream are not replayed, so training carries on with fresh batches.
+    steps = 200
+    data = make_data(n=32 * steps)
+    x, y = data[150]
+    data[150] = (torch.full_like(x, math.inf), y)
+    model = make_model()
+    result = autotrain(model, adam, mse, data, steps, seed=0)
+    blow_ups = [d for d in result.history if d.phase == "final" and "blew up" in d.message]
+    assert len(blow_ups) == 1 and blow_ups[0].data["resumed_at"] <= 150
+    assert len(result.losses) >= steps - 1 and all(math.isfinite(v) for v in result.losses)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert result.steps_spent <= result.budget_steps

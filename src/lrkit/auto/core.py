@@ -53,7 +53,9 @@ class Session(Protocol):
     returns the loss on held-back batches and costs ``eval_cost`` calls; ``snapshot()``
     returns a token that ``restore(token)`` puts back exactly (weights, optimizer
     state, random generators and the position in the data). A session may also define
-    ``rewind()``, called before the final run, to read its data from the first batch again.
+    ``rewind()``, called before the final run, to read its data from the first batch again,
+    and ``skip()``, to pass over the next batch without a loss call (used for a batch that
+    blows up at any rate).
     """
 
     eval_cost: int
@@ -318,11 +320,13 @@ def _final_run(
 ) -> tuple[list[float], list[float], float]:
     """Train ``steps`` steps at ``lr * scale * schedule(t)``.
 
-    On a non-finite loss, training goes back to the last checkpoint and carries on at half
-    the scale. The steps lost come out of the budget; when what is left cannot pay for the
-    rest of the schedule at one step per step, the rest of the schedule is compressed onto
-    the calls left, so the run still ends on the schedule's final rate (a decayed model,
-    never one cut off mid-schedule).
+    When the loss blows up, training goes back to the last checkpoint and carries on at
+    half the scale. The steps lost come out of the budget; when what is left cannot pay for
+    the rest of the schedule at one step per step, the rest of the schedule is compressed
+    onto the calls left, so the run still ends on the schedule's final rate (a decayed
+    model, never one cut off mid-schedule). When the same step blows up again at the lower
+    rate, the batch is to blame, not the rate: a session with ``skip()`` then goes back once
+    more at the same scale and passes over that batch (its loss is recorded as nan).
     """
     every = max(1, steps // settings.checkpoints)
     scale = 1.0
@@ -332,10 +336,19 @@ def _final_run(
     watch = BlowUp()
     clock = 0.0  # position on the schedule; advances by more than 1 per step once compressed
     stride = 1.0
+    skip = getattr(session, "skip", None)
+    skipped: set[int] = set()
+    last_failure = -1
     while len(lrs) < steps and clock < steps:
+        rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
+        if len(lrs) in skipped:
+            skip()
+            lrs.append(rate)
+            losses.append(math.nan)
+            clock += stride
+            continue
         if not meter.can_afford(1):
             break
-        rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
         meter.charge(1, "final")
         loss = float(session.step(rate))
         if watch.update(loss):
@@ -343,16 +356,24 @@ def _final_run(
             back, token = checkpoint
             session.restore(token)
             del lrs[back:], losses[back:]
-            scale *= 0.5
+            the_batch = failed_at == last_failure and skip is not None
+            last_failure = failed_at
+            if the_batch:
+                skipped.add(failed_at)
+                what = f"blew up again at a lower rate: passing over that batch from step {back}"
+            else:
+                scale *= 0.5
+                what = f"resumed from step {back} at half the rate"
             clock = float(back)
-            stride = max(1.0, (steps - back) / max(1, meter.left))
+            stride = max(1.0, (steps - back - len(skipped)) / max(1, meter.left))
             watch.restart()
             history.append(Decision(
                 "final",
-                f"loss blew up ({loss:.4g}) at step {failed_at}; resumed from step "
-                f"{back} at half the rate" + (f", the rest of the schedule compressed {stride:.2f}x "
-                                              f"to fit the budget" if stride > 1 else ""),
-                {"resumed_at": back, "scale": scale, "stride": stride},
+                f"loss blew up ({loss:.4g}) at step {failed_at}; {what}"
+                + (f", the rest of the schedule compressed {stride:.2f}x to fit the budget"
+                   if stride > 1 else ""),
+                {"resumed_at": back, "scale": scale, "stride": stride,
+                 "skipped": sorted(skipped)},
             ))
             continue
         lrs.append(rate)

@@ -212,6 +212,10 @@ class TorchSession:
         at the chosen rate, on the data in its own order (held-back batches included)."""
         self.cursor = 0
 
+    def skip(self) -> None:
+        """Pass over the next batch (one that blows up at any rate) without a loss call."""
+        self.cursor += 1
+
     def snapshot(self) -> tuple[Snapshot, int]:
         return Snapshot.take(self.model, self.optimizer), self.cursor
 
