@@ -59,3 +59,10 @@ def test_bench_writes_markdown_and_png(problem_spec, tmp_path, capsys, monkeypat
     assert "| tiny-regression |" in out.read_text()
     assert out.with_suffix(".png").exists()
     assert main(["bench", "--problem", problem_spec, "--methods", "nope"]) == 2
+
+
+def test_a_schedule_that_ends_early_is_one_warning_line(problem_spec, capsys):
+    assert main(["auto", "--problem", problem_spec, "--schedule", "cosine(10)", "--json"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warned = [line for line in err if "warning" in line]
+    assert warned == [warned[0]] and warned[0].startswith("lrkit auto: warning: the schedule cosine(10)")

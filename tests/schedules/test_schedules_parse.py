@@ -160,3 +160,48 @@ def test_fuzz_generated_schedules_round_trip(s: Schedule, t: int) -> None:
     assert parse(str(s)) == s
     assert from_dict(s.to_dict()) == s
     assert parse(str(s))(t) == s(t)
+
+
+@pytest.mark.parametrize(
+    ("text", "steps", "warns"),
+    [
+        ("cosine(100)", 1000, True),  # ends at 0: 900 steps that do not train
+        ("cosine(100)", 101, True),
+        ("cosine(100)", 100, False),  # ends exactly with the run
+        ("warmup(10, cosine(90))", 100, False),
+        ("multistep([100, 150], 0.1)", 200, False),  # over at 3/4 of the run, on purpose
+        ("multistep([50], 0.1)", 200, True),  # over by half-way at a non-zero value
+        ("constant()", 500, False),  # never changes: nothing ends early
+        ("cosine_restarts(50)", 1000, False),  # periodic: no horizon
+    ],
+)
+def test_warn_if_ends_early(text, steps, warns):
+    import warnings
+
+    from lrkit.schedules import ScheduleEndsEarlyWarning, parse, warn_if_ends_early
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_ends_early(parse(text), steps)
+    ours = [w for w in caught if issubclass(w.category, ScheduleEndsEarlyWarning)]
+    assert len(ours) == int(warns)
+    if warns:
+        assert f"of {steps}" in str(ours[0].message) and text.split("(")[0] in str(ours[0].message)
+
+
+def test_autotrain_and_train_warn_about_a_schedule_that_ends_early():
+    pytest.importorskip("torch")
+    import torch
+
+    from lrkit.problems import get, train
+    from lrkit.schedules import ScheduleEndsEarlyWarning
+    from lrkit.torch import autotrain
+
+    with pytest.warns(ScheduleEndsEarlyWarning, match="do not train"):
+        train(get("quadratic"), 0.1, steps=40, schedule="cosine(10)")
+    x = torch.randn(64, 2)
+    data = [(x[i:i + 16], x[i:i + 16].sum(1, keepdim=True)) for i in range(0, 64, 16)]
+    with pytest.warns(ScheduleEndsEarlyWarning, match="step 10 of 40"):
+        autotrain(torch.nn.Linear(2, 1), lambda p, lr: torch.optim.SGD(p, lr=lr),
+                  lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), data, 40,
+                  schedule=__import__("lrkit").schedules.parse("cosine(10)"), seed=0)

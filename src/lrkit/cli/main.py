@@ -8,6 +8,7 @@ import importlib
 import logging
 import pkgutil
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -56,6 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(command: str):
+    """A ``warnings.showwarning`` that prints ``lrkit COMMAND: warning: message`` once: a
+    user of the command needs the message, not the line of lrkit that raised it."""
+
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if str(message) not in shown:  # the same news from two layers is said once
+            shown.add(str(message))
+            print(f"lrkit {command}: warning: {message}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -66,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    warnings.showwarning = _one_line_warning(args.command)
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: e.g. --lr-max 1e300

@@ -101,10 +101,14 @@ def resolve_problem(problem: Problem | str) -> Problem:
 
 def resolve_schedule(schedule: Any, steps: int) -> Callable[[int], float]:
     """``None`` -> :func:`default_schedule`, anything else as
-    :func:`lrkit.schedules.as_schedule` reads it (text is parsed, a callable is itself)."""
-    from lrkit.schedules import as_schedule
+    :func:`lrkit.schedules.as_schedule` reads it (text is parsed, a callable is itself);
+    warns when the shape stops changing long before ``steps``
+    (:func:`lrkit.schedules.warn_if_ends_early`)."""
+    from lrkit.schedules import as_schedule, warn_if_ends_early
 
-    return as_schedule(schedule, default=default_schedule(steps))
+    shape = as_schedule(schedule, default=default_schedule(steps))
+    warn_if_ends_early(shape, steps)
+    return shape
 
 
 def train(

@@ -29,7 +29,13 @@ from lrkit.schedules.decay import (
     polynomial,
     step,
 )
-from lrkit.schedules.parsing import as_schedule, from_dict, parse
+from lrkit.schedules.parsing import (
+    ScheduleEndsEarlyWarning,
+    as_schedule,
+    from_dict,
+    parse,
+    warn_if_ends_early,
+)
 from lrkit.schedules.periodic import cosine_restarts, cyclic, one_cycle
 from lrkit.schedules.plateau import ReduceOnPlateau
 from lrkit.schedules.registry import FACTORIES, Family, families
@@ -40,6 +46,7 @@ __all__ = [
     "Family",
     "ReduceOnPlateau",
     "Schedule",
+    "ScheduleEndsEarlyWarning",
     "as_schedule",
     "constant",
     "cosine",
@@ -58,5 +65,6 @@ __all__ = [
     "polynomial",
     "step",
     "warmup",
+    "warn_if_ends_early",
     "wsd",
 ]

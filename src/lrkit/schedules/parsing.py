@@ -156,6 +156,39 @@ def as_schedule(value: Any, *, default: Any = None) -> Any:
     )
 
 
+class ScheduleEndsEarlyWarning(UserWarning):
+    """A schedule stops changing long before the run it shapes ends."""
+
+
+def warn_if_ends_early(schedule: Any, steps: int) -> None:
+    """Warn (:class:`ScheduleEndsEarlyWarning`) when ``schedule`` stops changing before a run
+    of ``steps`` steps ends and that matters: its final multiplier is 0 (the steps after
+    it do not train) or it is over by half-way (half the run or more at its final value;
+    likely a horizon typed for another run length). Schedules without a known
+    ``horizon`` (a plain callable, a periodic schedule) are never warned about.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_ends_early(parse("cosine(100)"), 1000)
+    >>> print(caught[0].message)
+    the schedule cosine(100) stops changing at step 100 of 1000: the last 900 steps run at its final multiplier 0, so they do not train
+    """
+    horizon = getattr(schedule, "horizon", None)
+    if not isinstance(horizon, int) or not 0 < horizon < steps:
+        return
+    final = float(schedule(horizon))
+    if final != 0.0 and horizon > steps // 2:
+        return
+    consequence = "so they do not train" if final == 0.0 else "is that the run you meant?"
+    warnings.warn(
+        f"the schedule {schedule!r} stops changing at step {horizon} of {steps}: the last "
+        f"{steps - horizon} steps run at its final multiplier {final:g}, {consequence}",
+        ScheduleEndsEarlyWarning,
+        stacklevel=3,
+    )
+
+
 def from_dict(data: dict[str, Any]) -> Schedule:
     """The schedule described by ``data``, the form :meth:`Schedule.to_dict` returns.
 

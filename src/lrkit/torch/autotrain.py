@@ -34,6 +34,7 @@ from lrkit._progress import progress_bar
 from lrkit._validation import check_callable, check_int, check_positive, check_real
 from lrkit.auto.budget import BudgetExceeded
 from lrkit.auto.core import Decision, Settings, run_auto
+from lrkit.schedules import warn_if_ends_early
 from lrkit.torch.groups import read_base_lrs, set_lrs
 from lrkit.torch.state import Snapshot
 
@@ -272,6 +273,7 @@ def autotrain(
     if schedule is None:
         schedule = default_schedule(steps)
     check_callable("schedule", schedule)
+    warn_if_ends_early(schedule, steps)
     if seed is not None:
         seed = check_int("seed", seed)
         random.seed(seed)
