@@ -55,6 +55,7 @@ def test_jsonl_log_with_grad_norm_and_json_output(tmp_path, capsys):
     ("step,value\n0,1.0\n", "'loss' column"),
     ("step,loss\n0,abc\n", "`loss` must be a number"),
     ('{"loss": 1.0}\nnot json\n', "one JSON object per line"),
+    ("step,loss\n0,1.0\n1,0.9\n2,0.8\n1,0.85\n", "step 1 after step 2 (row 3)"),
 ])
 def test_bad_logs_give_a_one_line_error_and_exit_2(tmp_path, capsys, content, needle):
     log = tmp_path / ("log.jsonl" if content.startswith("{") else "log.csv")

@@ -194,3 +194,10 @@ def test_state_dict_is_plain_json():
     other = Monitor()
     other.load_state_dict(state)
     assert other.update(5.0).status == monitor.update(5.0).status
+
+
+def test_diagnose_refuses_steps_that_go_backwards_and_accepts_repeats():
+    with pytest.raises(ValueError, match=r"`steps` must never go backwards.*step 5 after step 9"):
+        diagnose([1.0] * 12, steps=[*range(10), 5, 6])
+    # a step logged twice (e.g. two rows of one step) is not a step back
+    assert len(diagnose([1.0, 0.9, 0.9, 0.8], steps=[0, 1, 1, 2]).statuses) == 4

@@ -83,6 +83,14 @@ def diagnose(
             raise ValueError(
                 f"`{name}` must have one value per loss ({n}), but got {name} of length {len(column)}"
             )
+    backwards = np.flatnonzero(np.diff(steps_arr) < 0)
+    if backwards.size:
+        i = int(backwards[0]) + 1
+        raise ValueError(
+            f"`steps` must never go backwards, but got step {steps_arr[i]} after step "
+            f"{steps_arr[i - 1]} (row {i}); a log of a resumed run holds both attempts: "
+            f"keep the rows of the one to diagnose"
+        )
     monitor = Monitor() if monitor is None else monitor
     statuses: list[str] = []
     changes: list[Change] = []
