@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from lrkit.cli._common import add_json_argument, format_table, print_json
 
@@ -69,7 +70,14 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([row._asdict() for row in rows])
         return 0
-    print(format_table(["signature", "what it does"], [[r.signature, _plain(r.summary)] for r in rows]))
+    # a signature per line with its summary wrapped under it: some signatures are too long
+    # for a two-column table to fit a terminal
+    for row in rows:
+        hang = " " * (row.signature.index("(") + 1)
+        print(textwrap.fill(row.signature, width=88, subsequent_indent=hang,
+                            break_on_hyphens=False))
+        print(textwrap.fill(_plain(row.summary), width=88, initial_indent="    ",
+                            subsequent_indent="    "))
     return 0
 
 
