@@ -118,6 +118,21 @@ def test_snapshot_to_a_directory(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the snapshot file is removed afterwards
 
 
+def test_a_directory_snapshot_never_builds_a_copy_in_memory(tmp_path, monkeypatch):
+    # the file is written from the live state (torch.save streams it out): a second full
+    # copy in host memory is what a directory snapshot is for avoiding
+    import lrkit.torch.state as state
+
+    def no_copy(obj):
+        raise AssertionError("a directory snapshot made an in-memory copy")
+
+    monkeypatch.setattr(state, "to_cpu", no_copy)
+    model, optimizer, data = setup()
+    before = state_of(model, optimizer)
+    find_lr(model, optimizer, mse, data, num=30, snapshot_dir=tmp_path)
+    assert_same(before, state_of(model, optimizer))
+
+
 def test_nan_on_step_3():
     model, optimizer, data = setup()
     calls = []

@@ -115,11 +115,14 @@ class Snapshot:
         name: str = "snapshot.pt",
         extra: dict[str, Any] | None = None,
     ) -> Snapshot:
+        # in memory: detached CPU copies. To a file: the live state, which torch.save
+        # streams out one storage at a time, so host memory never holds a second full copy
+        copy_of = to_cpu if directory is None else (lambda state: state)
         payload = {
-            "model": to_cpu(model.state_dict()),
-            "optimizer": to_cpu(optimizer.state_dict()) if optimizer is not None else None,
-            "scheduler": to_cpu(scheduler.state_dict()) if scheduler is not None else None,
-            "scaler": to_cpu(scaler.state_dict()) if scaler is not None else None,
+            "model": copy_of(model.state_dict()),
+            "optimizer": copy_of(optimizer.state_dict()) if optimizer is not None else None,
+            "scheduler": copy_of(scheduler.state_dict()) if scheduler is not None else None,
+            "scaler": copy_of(scaler.state_dict()) if scaler is not None else None,
             "rng": capture_rng(),
             "extra": copy.deepcopy(extra or {}),
         }
