@@ -361,3 +361,33 @@ def test_without_skip_a_bad_batch_still_ends_within_the_budget():
     outcome = run_auto(session, steps, cosine(steps))
     assert session.calls == outcome.spent <= outcome.limit
     assert outcome.final_scale < 0.5
+
+
+@pytest.mark.parametrize(("gain", "expected_factor"), [(1.0, 1 / 9), (2.0, 2 / 9), (100.0, 1.0)])
+def test_a_session_whose_optimizer_steps_shrink_scales_the_winner_up_to_the_edge(
+        monkeypatch, gain, expected_factor):
+    import lrkit.auto.core as core
+
+    def race_one(session, meter, lr, multipliers):
+        meter.charge(len(multipliers) + session.eval_cost, "race")
+        return 0.0 if math.isclose(lr, session.top / 9) else 1.0
+
+    real_find_edge = core.find_edge
+
+    def find_edge(*args, **kwargs):
+        edge = real_find_edge(*args, **kwargs)
+        session.top = edge.top
+        return edge
+
+    class Shrinking(QuadraticSession):
+        def rate_gain(self, horizon, steps):
+            assert 0 < horizon < steps == 300
+            return gain
+
+    session = Shrinking()
+    monkeypatch.setattr(core, "_race_one", race_one)
+    monkeypatch.setattr(core, "find_edge", find_edge)
+    outcome = run_auto(session, 300, cosine(300), settings=Settings(blend=False))
+    assert outcome.edge.diverged
+    assert outcome.lr == pytest.approx(session.top * expected_factor)
+    assert outcome.history[1].data["gain"] == gain

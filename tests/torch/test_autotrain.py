@@ -189,3 +189,27 @@ def test_a_corrupt_batch_costs_one_rollback_not_the_run():
     assert len(result.losses) >= steps - 1 and all(math.isfinite(v) for v in result.losses)
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert result.steps_spent <= result.budget_steps
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (lambda p: torch.optim.Adagrad(p, lr=0.1), math.sqrt(300 / 12)),
+    (lambda p: torch.optim.Adam(p, lr=0.1), 1.0),
+    (lambda p: torch.optim.RMSprop(p, lr=0.1), 1.0),
+    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), 1.0),
+])
+def test_rate_gain_is_the_square_root_of_the_step_ratio_for_adagrad_only(make, expected):
+    from lrkit.torch.autotrain import TorchSession, _Tape
+
+    model = make_model()
+    session = TorchSession(model, make(model.parameters()), mse, _Tape(make_data(), keep=4), [], 100)
+    assert session.rate_gain(12, 300) == pytest.approx(expected)
+    assert session.rate_gain(300, 300) == 1.0
+
+
+def test_adagrad_races_short_but_trains_long_at_a_larger_rate():
+    # an AdaGrad problem: the race's winner is scaled up by sqrt(steps / horizon)
+    result = autotrain(make_model(), lambda p, lr: torch.optim.Adagrad(p, lr=lr), mse,
+                       make_data(n=2048), 200, seed=0)
+    race = next(d for d in result.history if d.phase == "race")
+    assert race.data["gain"] == pytest.approx(math.sqrt(200 / race.data["horizon"]))
+    assert "optimizer's smaller steps" in race.message

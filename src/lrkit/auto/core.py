@@ -23,10 +23,13 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    ``agree_within`` (3), their geometric mean is taken; when they disagree by more, one
    of them is broken and the lower is taken (a rate too low costs speed, one too high can
    cost the run).
-3. final: the pick, corrected for the short horizon (``lr * (horizon / steps) **
-   horizon_exponent``, off by default), trains the model for ``steps`` steps on the full schedule. If the
-   loss turns non-finite, training resumes from the last checkpoint at half the scale,
-   while budget lasts.
+   A session may report (``rate_gain(horizon, steps)``) that its optimizer takes larger
+   steps over a short run than over a long one at the same nominal rate (AdaGrad, whose
+   denominator sums squared gradients: ``sqrt(steps / horizon)``); the race's winner is
+   then scaled up by that gain, never above the edge, before it meets the suggestion.
+3. final: the pick trains the model for ``steps`` steps on the full schedule. If the
+   loss blows up, training resumes from the last checkpoint at half the scale, while
+   budget lasts.
 """
 
 from __future__ import annotations
@@ -54,8 +57,10 @@ class Session(Protocol):
     returns a token that ``restore(token)`` puts back exactly (weights, optimizer
     state, random generators and the position in the data). A session may also define
     ``rewind()``, called before the final run, to read its data from the first batch again,
-    and ``skip()``, to pass over the next batch without a loss call (used for a batch that
-    blows up at any rate).
+    ``skip()``, to pass over the next batch without a loss call (used for a batch that
+    blows up at any rate), and ``rate_gain(horizon, steps)``, how much larger its
+    optimizer's steps are over a run of ``horizon`` steps than over one of ``steps`` at the
+    same nominal rate (1 when they are the same).
     """
 
     eval_cost: int
@@ -91,7 +96,6 @@ class Settings:
     spacing: float = 3.0
     walk_start: int = -2
     min_horizon: int = 8
-    horizon_exponent: float = 0.0
     fallback_fraction: float = 0.1
     checkpoints: int = 20
     blend: bool = True
@@ -201,6 +205,14 @@ def run_auto(
                                start=settings.walk_start)
         chosen, reason = _pick(candidates, bracketed=edge.diverged)
         winner = chosen
+        rate_gain = getattr(session, "rate_gain", None)
+        gain = float(rate_gain(horizon, steps)) if rate_gain is not None else 1.0
+        if gain != 1.0 and math.isfinite(chosen):
+            # the optimizer takes larger steps over the short race than over the full run
+            # at the same nominal rate (AdaGrad): the full run needs a larger one
+            chosen = min(chosen * gain, edge.top) if edge.diverged else chosen * gain
+            reason += (f"; x{gain:.3g} for the optimizer's smaller steps over a full run "
+                       f"(capped at the edge): {chosen:.3g}")
         if settings.blend and edge.suggestion is not None and math.isfinite(chosen):
             # two estimates with different biases (the range test's rule, calibrated on full
             # runs; the race, biased by its short horizon): their geometric mean
@@ -219,16 +231,14 @@ def run_auto(
                 reason += (f"; the range test's suggestion {suggestion:.3g} is more than "
                            f"{settings.agree_within:g}x higher: kept the race's (the lower of "
                            f"two estimates that disagree is the safer)")
-        corrected = chosen * (horizon / steps) ** settings.horizon_exponent
         history.append(Decision(
             "race",
             f"raced {len(candidates)} rates over {horizon} compressed steps; winner lr={winner:.3g}: "
-            f"{reason}" + (f"; corrected for the short horizon to {corrected:.3g}"
-                           if corrected != chosen else ""),
+            f"{reason}",
             {"horizon": horizon, "candidates": [list(c) for c in candidates], "winner": winner,
-             "suggestion": edge.suggestion, "lr": corrected},
+             "suggestion": edge.suggestion, "gain": gain, "lr": chosen},
         ))
-        lr = corrected
+        lr = chosen
     else:
         lr = edge.top * settings.fallback_fraction
         history.append(Decision(

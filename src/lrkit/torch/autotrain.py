@@ -213,6 +213,16 @@ class TorchSession:
         at the chosen rate, on the data in its own order (held-back batches included)."""
         self.cursor = 0
 
+    def rate_gain(self, horizon: int, steps: int) -> float:
+        """How much larger the optimizer's steps are, at one nominal rate, over a run of
+        ``horizon`` steps than at the same points of the schedule in a run of ``steps``:
+        ``sqrt(steps / horizon)`` for AdaGrad, whose denominator sums the squared gradients
+        and so grows with the steps taken; 1 for optimizers without such a denominator
+        (SGD) or with one that forgets (Adam, RMSprop)."""
+        if horizon < steps and isinstance(self.optimizer, torch.optim.Adagrad):
+            return math.sqrt(steps / horizon)
+        return 1.0
+
     def skip(self) -> None:
         """Pass over the next batch (one that blows up at any rate) without a loss call."""
         self.cursor += 1
