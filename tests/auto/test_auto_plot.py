@@ -24,3 +24,14 @@ def test_search_panel_is_log_scaled_when_held_back_losses_span_decades():
     fig = plot_auto(_result([(3.0, 0.9), (1.0, 0.5)]))
     assert fig.axes[0].get_yscale() == "linear"
     pyplot().close(fig)
+
+
+def test_raced_rates_are_drawn_left_to_right_whatever_order_they_ran_in():
+    from lrkit._optional import pyplot
+    from lrkit.auto.plot import plot_auto
+
+    # the walk's order: edge/9, edge/3, edge/27, then half steps
+    fig = plot_auto(_result([(0.33, 0.8), (1.0, 0.9), (0.11, 0.7), (0.19, 0.6), (0.06, 0.75)]))
+    line = fig.axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == sorted(line.get_xdata())
+    pyplot().close(fig)

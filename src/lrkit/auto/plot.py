@@ -18,8 +18,10 @@ def plot_auto(result: Any, *, title: str | None = None) -> Any:
     plt = pyplot()
     fig, (race, rate, loss) = plt.subplots(1, 3, figsize=(13, 3.8))
     if result.candidates:
-        lrs = np.array([c[0] for c in result.candidates])
-        scores = np.array([c[1] for c in result.candidates])
+        # raced in the walk's order; drawn left to right
+        ordered = sorted(result.candidates)
+        lrs = np.array([c[0] for c in ordered])
+        scores = np.array([c[1] for c in ordered])
         finite = np.isfinite(scores)
         race.plot(lrs[finite], scores[finite], "o-", label="raced (held-back loss)")
         if (~finite).any():
