@@ -70,9 +70,10 @@ def markdown(result: BenchResult, *, title: str = "lrkit auto against other ways
         lines.append("")
     notes = []
     if "tune" in result.methods:
-        notes.append("`tune` reports its best trial's held-out loss: with 4 full runs per seed it "
-                     "selects on the very number reported, per seed, which is how it can land below "
-                     "1.000 (the grid's best is one rate for all seeds).")
+        notes.append("`tune` is judged on its best rate trained at the neighbouring seed (seed "
+                     "XOR 1): its trials select on the held-out loss itself, so the best trial's "
+                     "own loss is the best of 4 noisy draws on the number reported and flatters it. "
+                     "The retraining is not charged to its cost.")
     if "finder" in result.methods:
         notes.append("`finder` is a 100-step range test (lrkit's default rule) plus one run; when "
                      "the rule gives no reliable pick the optimizer's default rate is used.")
