@@ -115,3 +115,40 @@ def test_walk_treats_a_blow_up_as_the_worse_side():
 def test_walk_rejects_too_few_slots():
     with pytest.raises(ValueError, match="slots"):
         walk_race(lambda lr: 0.0, top=1.0, slots=1)
+
+
+def test_walk_keeps_going_down_while_everything_blows_up():
+    # every rate above 0.01 blows up (nan counts as a blow-up): the walk must find the rates
+    # that train, far below where it started
+    raced = []
+
+    def score(lr):
+        raced.append(lr)
+        return math.nan if lr > 0.05 else (math.inf if lr > 0.01 else 1.0 - lr)
+
+    walk = walk_race(score, top=1.0, slots=6)
+    finite = [lr for lr, s in walk if math.isfinite(s)]
+    assert finite and max(finite) <= 0.01 and len(walk) == 6
+    assert raced[:5] == pytest.approx([1 / 9, 1 / 3, 1 / 27, 1 / 81, 1 / 243])
+    assert all(s == math.inf for lr, s in walk if lr > 0.01)
+
+
+@pytest.mark.parametrize("slots", [2, 3])
+def test_walk_with_few_slots(slots):
+    score, raced = bowl(0.05)
+    walk = walk_race(score, top=1.0, slots=slots)
+    assert len(walk) == slots and raced[:2] == pytest.approx([1 / 9, 1 / 3])
+    if slots == 3:  # the one slot left walks on, towards the better side
+        assert raced[2] == pytest.approx(1 / 27)
+
+
+def test_walk_goes_down_on_a_tie_and_stops_on_the_next_tie():
+    walk = walk_race(lambda lr: 1.0, top=1.0, slots=5)
+    rates = [lr for lr, _ in walk]
+    assert rates[:3] == pytest.approx([1 / 9, 1 / 3, 1 / 27])
+    assert len(rates) == 5 and len(set(rates)) == 5  # then the two half steps beside the best
+
+
+def test_walk_rejects_a_spacing_that_would_climb_above_the_top():
+    with pytest.raises(ValueError, match="spacing"):
+        walk_race(lambda lr: 0.0, top=1.0, slots=5, spacing=0.5)

@@ -62,12 +62,13 @@ def walk_race(
     side of the best; returns every ``(rate, score)`` raced, in the order raced.
 
     ``score(lr)`` trains one candidate and returns its score (lower is better, ``inf`` for a
-    blow-up). The walk starts with ``k = start`` and ``start + 1``; it goes up (towards
-    ``top``, never past it) when the upper one scored better, down otherwise, and stops at
-    the first candidate that scores worse than the best so far. The slots left then go to
-    ``k = best +- 1/2``, the side of the better neighbour first (the side of a blow-up
-    counts as worse): where the valley's floor lies between two lattice points, one of the
-    half steps lands near it.
+    blow-up; ``nan`` counts as ``inf``). The walk starts with ``k = start`` and ``start + 1``;
+    it goes up (towards ``top``, never past it) when the upper one scored better, down
+    otherwise (ties included), and stops at the first candidate that scores no better than
+    the best so far. While every candidate has blown up it keeps going down. The slots left
+    then go to ``k = best +- 1/2``, the side of the better neighbour first (the side of a
+    blow-up counts as worse): where the valley's floor lies between two lattice points, one
+    of the half steps lands near it.
 
     >>> walk = walk_race(lambda lr: (math.log(lr) - math.log(0.05)) ** 2, top=1.0, slots=5)
     >>> [round(lr, 3) for lr, _ in walk]
@@ -76,11 +77,15 @@ def walk_race(
     slots = int(slots)
     if slots < 2:
         raise ValueError(f"`slots` must be >= 2, but got slots={slots!r}")
+    if not spacing > 1:
+        raise ValueError(f"`spacing` must be > 1 (the lattice runs down from `top`), "
+                         f"but got spacing={spacing!r}")
     start = min(int(start), -1)
     raced: dict[float, float] = {}
 
     def race(k: float) -> None:
-        raced[k] = float(score(top * spacing ** k))
+        value = float(score(top * spacing ** k))
+        raced[k] = math.inf if math.isnan(value) else value
 
     def best() -> float:
         return min(raced, key=lambda k: (raced[k], -k))
@@ -89,12 +94,16 @@ def walk_race(
     race(start + 1)
     direction = 1 if raced[start + 1] < raced[start] else -1
     while len(raced) < slots:
-        here = best()
+        if all(math.isinf(v) and v > 0 for v in raced.values()):
+            race(min(raced) - 1)  # nothing trained yet: lower still
+            continue
+        # among equal scores, walk on from the one furthest in the walk's direction
+        here = min(raced, key=lambda k: (raced[k], -k * direction))
         ahead = here + direction
         if ahead > 0 or ahead in raced:
             break
         race(ahead)
-        if raced[ahead] >= raced[here]:
+        if not raced[ahead] < raced[here]:
             break
     here = best()
 
