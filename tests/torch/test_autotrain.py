@@ -4,6 +4,7 @@ followed and bad input is refused."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -174,21 +175,25 @@ def test_the_final_run_is_the_plain_run_at_the_chosen_rate():
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
 
 
-def test_a_corrupt_batch_costs_one_rollback_not_the_run():
-    # batch 150 of the stream holds an inf, so its loss is nan at any rate. The final
-    # run goes back to its last checkpoint once. Batches past the replayed head of the
-    # stream are not replayed, so training carries on with fresh batches.
+def test_a_corrupt_batch_is_passed_over_at_full_rate():
+    # batch 150 of the stream holds an inf, so its loss is nan at any rate. Step 150 is a
+    # checkpoint's own step: the loss comes before the update, so the rate cannot be to
+    # blame; the final run passes over the batch and keeps its rate.
     steps = 200
     data = make_data(n=32 * steps)
     x, y = data[150]
     data[150] = (torch.full_like(x, math.inf), y)
     model = make_model()
     result = autotrain(model, adam, mse, data, steps, seed=0)
-    blow_ups = [d for d in result.history if d.phase == "final" and "blew up" in d.message]
-    assert len(blow_ups) == 1 and blow_ups[0].data["resumed_at"] <= 150
-    assert len(result.losses) >= steps - 1 and all(math.isfinite(v) for v in result.losses)
+    events = [d for d in result.history if d.phase == "final"]
+    assert len(events) == 1 and events[0].data["scale"] == 1.0
+    assert events[0].data["skipped"] == [150]
+    assert len(result.losses) == steps and math.isnan(result.losses[150])
+    assert sum(math.isnan(v) for v in result.losses) == 1
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert result.steps_spent <= result.budget_steps
+    payload = json.loads(json.dumps(result.to_dict(), allow_nan=False))  # strict JSON
+    assert payload["losses"][150] is None
 
 
 @pytest.mark.parametrize(("make", "expected"), [

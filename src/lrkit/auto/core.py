@@ -26,7 +26,8 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    A session may report (``rate_gain(horizon, steps)``) that its optimizer takes larger
    steps over a short run than over a long one at the same nominal rate (AdaGrad, whose
    denominator sums squared gradients: ``sqrt(steps / horizon)``); the race's winner is
-   then scaled up by that gain, never above the edge, before it meets the suggestion.
+   then scaled up by that gain, never above the edge where the sweep blew up, before it
+   meets the suggestion.
 3. final: the pick trains the model for ``steps`` steps on the full schedule. If the
    loss blows up, training resumes from the last checkpoint at half the scale, while
    budget lasts.
@@ -210,9 +211,11 @@ def run_auto(
         if gain != 1.0 and math.isfinite(chosen):
             # the optimizer takes larger steps over the short race than over the full run
             # at the same nominal rate (AdaGrad): the full run needs a larger one
-            chosen = min(chosen * gain, edge.top) if edge.diverged else chosen * gain
-            reason += (f"; x{gain:.3g} for the optimizer's smaller steps over a full run "
-                       f"(capped at the edge): {chosen:.3g}")
+            scaled = chosen * gain
+            # never above where the range test blew up (a sweep that never blew up has no edge)
+            chosen = min(scaled, edge.top) if edge.diverged else scaled
+            reason += (f"; x{gain:.3g} for the optimizer's smaller steps over a full run: "
+                       f"{chosen:.3g}" + (" (capped at the edge)" if chosen < scaled else ""))
         if settings.blend and edge.suggestion is not None and math.isfinite(chosen):
             # two estimates with different biases (the range test's rule, calibrated on full
             # runs; the race, biased by its short horizon): their geometric mean
@@ -334,9 +337,11 @@ def _final_run(
     half the scale. The steps lost come out of the budget; when what is left cannot pay for
     the rest of the schedule at one step per step, the rest of the schedule is compressed
     onto the calls left, so the run still ends on the schedule's final rate (a decayed
-    model, never one cut off mid-schedule). When the same step blows up again at the lower
-    rate, the batch is to blame, not the rate: a session with ``skip()`` then goes back once
-    more at the same scale and passes over that batch (its loss is recorded as nan).
+    model, never one cut off mid-schedule). The loss of step t is taken before update t, so
+    a blow-up at the very step of the checkpoint, or again at the same step once the rate
+    was halved, is the batch's fault, not the rate's: a session with ``skip()`` then goes
+    back with the rate as it was before and passes over that batch (its loss is recorded
+    as nan).
     """
     every = max(1, steps // settings.checkpoints)
     scale = 1.0
@@ -366,16 +371,23 @@ def _final_run(
             back, token = checkpoint
             session.restore(token)
             del lrs[back:], losses[back:]
-            the_batch = failed_at == last_failure and skip is not None
-            last_failure = failed_at
+            # the loss of step t is taken before update t: a blow-up at the very step of
+            # the checkpoint, or again at the same step once the rate was halved, comes
+            # from the batch, not from the rate
+            the_batch = skip is not None and (failed_at == back or failed_at == last_failure)
             if the_batch:
+                if failed_at == last_failure and failed_at != back:
+                    scale *= 2.0  # the halving that did not help is undone
                 skipped.add(failed_at)
-                what = f"blew up again at a lower rate: passing over that batch from step {back}"
+                what = (f"the batch of step {failed_at} blows up at any rate: resumed from "
+                        f"step {back} passing over it")
             else:
                 scale *= 0.5
                 what = f"resumed from step {back} at half the rate"
+            last_failure = failed_at
             clock = float(back)
-            stride = max(1.0, (steps - back - len(skipped)) / max(1, meter.left))
+            ahead = sum(1 for t in skipped if t >= back)
+            stride = max(1.0, (steps - back - ahead) / max(1, meter.left))
             watch.restart()
             history.append(Decision(
                 "final",

@@ -47,7 +47,8 @@ class AutoResult:
         lr: the chosen peak rate (the ``lr`` given to ``make_optimizer``; groups keep
             their ratios to it).
         lrs: the rate realised at each step of the final run (group 0).
-        losses: the training loss at each step of the final run.
+        losses: the training loss at each step of the final run; ``nan`` at a step whose
+            batch blew up at any rate and was passed over (its rate was never applied).
         steps: the steps of the final run asked for.
         steps_spent: every ``loss_fn`` call made, search and evaluation included.
         budget_steps: the limit, ``floor(budget * steps)``.
@@ -89,7 +90,8 @@ class AutoResult:
             "history": [{"phase": d.phase, "message": d.message, "data": d.data}
                         for d in self.history],
             "lrs": list(self.lrs),
-            "losses": list(self.losses),
+            # JSON has no nan: a passed-over step's loss is null
+            "losses": [v if math.isfinite(v) else None for v in self.losses],
         }
 
 
@@ -225,6 +227,7 @@ class TorchSession:
 
     def skip(self) -> None:
         """Pass over the next batch (one that blows up at any rate) without a loss call."""
+        self.tape.get(self.cursor)
         self.cursor += 1
 
     def snapshot(self) -> tuple[Snapshot, int]:
