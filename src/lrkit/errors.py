@@ -13,6 +13,10 @@ class LrkitError(Exception):
     """Base class of lrkit's own exceptions."""
 
 
+class LrkitWarning(UserWarning):
+    """Base class of lrkit's own warnings (the CLI prints them as one line each)."""
+
+
 class DivergenceError(LrkitError):
     """Training diverged and could not be recovered within the allowed retries.
 

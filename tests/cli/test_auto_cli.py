@@ -62,7 +62,26 @@ def test_bench_writes_markdown_and_png(problem_spec, tmp_path, capsys, monkeypat
 
 
 def test_a_schedule_that_ends_early_is_one_warning_line(problem_spec, capsys):
-    assert main(["auto", "--problem", problem_spec, "--schedule", "cosine(10)", "--json"]) == 0
+    assert main(["auto", "--problem", problem_spec, "--schedule", "cosine(10)", "--json",
+                 "--out", "none"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     warned = [line for line in err if "warning" in line]
     assert warned == [warned[0]] and warned[0].startswith("lrkit auto: warning: the schedule cosine(10)")
+
+
+def test_other_libraries_warnings_keep_their_own_form_and_the_hook_is_undone(capsys):
+    import warnings
+
+    from lrkit.cli.main import _one_line_warning
+    from lrkit.schedules import ScheduleEndsEarlyWarning
+
+    passed_on = []
+    show = _one_line_warning("auto", lambda *args: passed_on.append(args[0]))
+    show(DeprecationWarning("from somewhere else"), DeprecationWarning, "x.py", 1)
+    show(ScheduleEndsEarlyWarning("ends early"), ScheduleEndsEarlyWarning, "y.py", 2)
+    show(ScheduleEndsEarlyWarning("ends early"), ScheduleEndsEarlyWarning, "y.py", 2)
+    assert [str(m) for m in passed_on] == ["from somewhere else"]  # not rewritten
+    assert capsys.readouterr().err == "lrkit auto: warning: ends early\n"  # once
+    before = warnings.showwarning
+    assert main(["schedule", "list"]) == 0
+    assert warnings.showwarning is before  # the hook was the command's only

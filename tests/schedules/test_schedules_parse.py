@@ -172,6 +172,9 @@ def test_fuzz_generated_schedules_round_trip(s: Schedule, t: int) -> None:
         ("multistep([100, 150], 0.1)", 200, False),  # over at 3/4 of the run, on purpose
         ("multistep([50], 0.1)", 200, True),  # over by half-way at a non-zero value
         ("constant()", 500, False),  # never changes: nothing ends early
+        ("warmup(10, constant())", 500, False),  # a ramp that holds its peak is a shape
+        ("linear(0.1, 1.0, 50)", 500, False),
+        ("linear(1.0, 0.1, 50)", 500, True),  # a decay over a tenth of the run is not
         ("cosine_restarts(50)", 1000, False),  # periodic: no horizon
     ],
 )
@@ -205,3 +208,15 @@ def test_autotrain_and_train_warn_about_a_schedule_that_ends_early():
         autotrain(torch.nn.Linear(2, 1), lambda p, lr: torch.optim.SGD(p, lr=lr),
                   lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), data, 40,
                   schedule=__import__("lrkit").schedules.parse("cosine(10)"), seed=0)
+
+
+def test_the_warning_points_at_the_users_line_not_at_lrkit():
+    pytest.importorskip("torch")
+    import warnings
+
+    from lrkit.problems import get, train
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(get("quadratic"), 0.1, steps=40, schedule="cosine(10)")  # this line
+    assert caught and caught[0].filename == __file__

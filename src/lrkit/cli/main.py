@@ -10,7 +10,7 @@ import pkgutil
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import lrkit
 from lrkit.cli import commands
@@ -57,14 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(command: str):
-    """A ``warnings.showwarning`` that prints ``lrkit COMMAND: warning: message`` once: a
-    user of the command needs the message, not the line of lrkit that raised it."""
+def _one_line_warning(command: str, fallback: Any):
+    """A ``warnings.showwarning`` that prints lrkit's own warnings as ``lrkit COMMAND:
+    warning: message``, once each (a user of the command needs the message, not the line of
+    lrkit that raised it); other libraries' warnings go to ``fallback`` unchanged."""
+    from lrkit.errors import LrkitWarning
 
     shown: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        if str(message) not in shown:  # the same news from two layers is said once
+        if not issubclass(category, LrkitWarning):
+            fallback(message, category, filename, lineno, file, line)
+        elif str(message) not in shown:  # the same news from two layers is said once
             shown.add(str(message))
             print(f"lrkit {command}: warning: {message}", file=file or sys.stderr)
 
@@ -81,7 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    warnings.showwarning = _one_line_warning(args.command)
+    with warnings.catch_warnings():  # the hook is the command's, not the process's
+        warnings.showwarning = _one_line_warning(args.command, warnings.showwarning)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: e.g. --lr-max 1e300

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
+import sys
 import warnings
 from typing import Any
 
+import numpy as np
+
+from lrkit.errors import LrkitWarning
 from lrkit.schedules.base import Schedule
 from lrkit.schedules.registry import FACTORIES
 
@@ -156,7 +161,7 @@ def as_schedule(value: Any, *, default: Any = None) -> Any:
     )
 
 
-class ScheduleEndsEarlyWarning(UserWarning):
+class ScheduleEndsEarlyWarning(LrkitWarning):
     """A schedule stops changing long before the run it shapes ends."""
 
 
@@ -180,13 +185,30 @@ def warn_if_ends_early(schedule: Any, steps: int) -> None:
     final = float(schedule(horizon))
     if final != 0.0 and horizon > steps // 2:
         return
+    if final != 0.0:
+        # a ramp that then holds its peak (warmup into a constant) is a shape, not a slip
+        probes = np.unique(np.linspace(0, horizon, 1001).astype(np.int64))
+        if final >= float(np.max(np.asarray(schedule(probes), dtype=float))):
+            return
     consequence = "so they do not train" if final == 0.0 else "is that the run you meant?"
     warnings.warn(
         f"the schedule {schedule!r} stops changing at step {horizon} of {steps}: the last "
         f"{steps - horizon} steps run at its final multiplier {final:g}, {consequence}",
         ScheduleEndsEarlyWarning,
-        stacklevel=3,
+        stacklevel=_first_frame_outside_lrkit(),
     )
+
+
+def _first_frame_outside_lrkit() -> int:
+    """The ``stacklevel`` for a warning raised by this module's caller that points at the
+    user's code, past lrkit's own frames (``resolve_schedule``, ``grid_search``, ...)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame = sys._getframe(1)  # the function that calls warnings.warn: stacklevel 1
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def from_dict(data: dict[str, Any]) -> Schedule:
