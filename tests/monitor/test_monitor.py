@@ -199,5 +199,10 @@ def test_state_dict_is_plain_json():
 def test_diagnose_refuses_steps_that_go_backwards_and_accepts_repeats():
     with pytest.raises(ValueError, match=r"`steps` must never go backwards.*step 5 after step 9"):
         diagnose([1.0] * 12, steps=[*range(10), 5, 6])
+    # unsigned steps too (a difference would wrap around instead of going negative)
+    with pytest.raises(ValueError, match="step 3 after step 5"):
+        diagnose([1.0] * 5, steps=np.array([0, 1, 2, 5, 3], dtype=np.uint32))
+    with pytest.raises(ValueError, match="finite"):
+        diagnose([1.0] * 3, steps=[0.0, math.nan, 2.0])
     # a step logged twice (e.g. two rows of one step) is not a step back
     assert len(diagnose([1.0, 0.9, 0.9, 0.8], steps=[0, 1, 1, 2]).statuses) == 4

@@ -83,7 +83,10 @@ def diagnose(
             raise ValueError(
                 f"`{name}` must have one value per loss ({n}), but got {name} of length {len(column)}"
             )
-    backwards = np.flatnonzero(np.diff(steps_arr) < 0)
+    if steps_arr.size and not np.isfinite(steps_arr.astype(float)).all():
+        raise ValueError("`steps` must be finite numbers, but got a non-finite step")
+    # compared, not subtracted: np.diff wraps around on unsigned integers
+    backwards = np.flatnonzero(steps_arr[1:] < steps_arr[:-1])
     if backwards.size:
         i = int(backwards[0]) + 1
         raise ValueError(
