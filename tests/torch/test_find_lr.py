@@ -363,3 +363,17 @@ def test_dict_batches_and_bfloat16_autocast():
                      autocast_dtype=torch.bfloat16)
     assert result.steps == 15 and set(dtypes) == {torch.bfloat16}
     assert_same(before, state_of(model, optimizer))
+
+
+def test_a_directory_snapshot_of_a_small_view_does_not_store_its_whole_base(tmp_path):
+    from lrkit.torch.state import Snapshot
+
+    model = torch.nn.Linear(4, 1)
+    base = torch.randn(1_000_000)
+    model.register_buffer("window", base[:10])  # a view of a 4 MB tensor
+    snapshot = Snapshot.take(model, directory=tmp_path)
+    assert snapshot.path.stat().st_size < 100_000
+    before = model.window.clone()
+    model.window.zero_()
+    snapshot.restore(model)
+    assert torch.equal(model.window, before)

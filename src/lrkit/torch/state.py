@@ -64,6 +64,23 @@ def to_cpu(obj: Any) -> Any:
     return copy.deepcopy(obj)
 
 
+def _compact(obj: Any) -> Any:
+    """``obj`` as it is, but with every tensor that views part of a larger storage cloned:
+    torch.save writes a tensor's whole storage, so a small view of a big tensor would
+    otherwise cost the big one's size on disk (and its host copy on the way there)."""
+    if isinstance(obj, torch.Tensor):
+        if obj.untyped_storage().nbytes() > obj.numel() * obj.element_size():
+            return obj.detach().clone()
+        return obj
+    if isinstance(obj, dict):
+        return {key: _compact(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_compact(value) for value in obj]
+    if isinstance(obj, tuple):
+        return tuple(_compact(value) for value in obj)
+    return obj
+
+
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to ``path`` through a temporary file and a rename.
 
@@ -117,7 +134,7 @@ class Snapshot:
     ) -> Snapshot:
         # in memory: detached CPU copies. To a file: the live state, which torch.save
         # streams out one storage at a time, so host memory never holds a second full copy
-        copy_of = to_cpu if directory is None else (lambda state: state)
+        copy_of = to_cpu if directory is None else _compact
         payload = {
             "model": copy_of(model.state_dict()),
             "optimizer": copy_of(optimizer.state_dict()) if optimizer is not None else None,
