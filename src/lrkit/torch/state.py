@@ -22,6 +22,7 @@ import copy
 import os
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,34 +52,37 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _map_tensors(obj: Any, on_tensor: Callable[[torch.Tensor], Any],
+                 on_other: Callable[[Any], Any]) -> Any:
+    """``obj`` rebuilt through its dicts, lists and tuples, its tensors passed through
+    ``on_tensor`` and everything else through ``on_other``."""
+    if isinstance(obj, torch.Tensor):
+        return on_tensor(obj)
+    if isinstance(obj, dict):
+        return {key: _map_tensors(value, on_tensor, on_other) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_map_tensors(value, on_tensor, on_other) for value in obj]
+    if isinstance(obj, tuple):
+        return tuple(_map_tensors(value, on_tensor, on_other) for value in obj)
+    return on_other(obj)
+
+
 def to_cpu(obj: Any) -> Any:
     """A deep copy of ``obj`` with every tensor cloned onto the CPU."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {key: to_cpu(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [to_cpu(value) for value in obj]
-    if isinstance(obj, tuple):
-        return tuple(to_cpu(value) for value in obj)
-    return copy.deepcopy(obj)
+    return _map_tensors(obj, lambda t: t.detach().to("cpu", copy=True), copy.deepcopy)
 
 
 def _compact(obj: Any) -> Any:
     """``obj`` as it is, but with every tensor that views part of a larger storage cloned:
     torch.save writes a tensor's whole storage, so a small view of a big tensor would
     otherwise cost the big one's size on disk (and its host copy on the way there)."""
-    if isinstance(obj, torch.Tensor):
-        if obj.untyped_storage().nbytes() > obj.numel() * obj.element_size():
-            return obj.detach().clone()
-        return obj
-    if isinstance(obj, dict):
-        return {key: _compact(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [_compact(value) for value in obj]
-    if isinstance(obj, tuple):
-        return tuple(_compact(value) for value in obj)
-    return obj
+
+    def compact(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.untyped_storage().nbytes() > tensor.numel() * tensor.element_size():
+            return tensor.detach().clone()
+        return tensor
+
+    return _map_tensors(obj, compact, lambda other: other)
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
