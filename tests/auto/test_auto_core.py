@@ -419,3 +419,61 @@ def test_a_session_whose_optimizer_steps_shrink_scales_the_winner_up_to_the_edge
     assert outcome.edge.diverged
     assert outcome.lr == pytest.approx(session.top * expected_factor)
     assert outcome.history[1].data["gain"] == gain
+
+
+def test_blow_up_says_why():
+    from lrkit.auto.blowup import BlowUp
+
+    watch = BlowUp(warmup=4)
+    for value in (2.0, 2.1, 1.9, 2.0):
+        assert not watch.update(value)
+    assert watch.update(math.nan) and watch.reason == "nonfinite"
+    assert watch.update(40.0) and watch.reason == "spike"
+    trend = BlowUp(warmup=4)
+    for value in (2.0, 2.1, 1.9, 2.0, 1.0, 0.9, 0.8, 0.8):
+        trend.update(value)
+    values = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    results = [trend.update(v) for v in values]  # back above where it started: a trend
+    assert any(results) and trend.reason == "lost progress"
+
+
+def test_a_trend_at_a_checkpoint_step_lowers_the_rate_and_blames_no_batch():
+    # the training loss falls, then drifts back up past where it started: BlowUp's "lost
+    # progress" verdict, about the trend, not about the batch it lands on. Checkpoints are
+    # placed so that the verdict lands on a checkpoint's own step.
+    import numpy as np
+
+    from lrkit.auto.blowup import BlowUp
+    from lrkit.auto.core import Decision, _final_run
+
+    script = [2.0] * 8 + [1.0] * 4 + list(np.linspace(1.0, 3.0, 60)) + [3.0] * 200
+    probe = BlowUp()
+    fires = next(t for t, v in enumerate(script) if probe.update(v))
+    assert probe.reason == "lost progress"
+
+    class Scripted:
+        eval_cost = 0
+
+        def __init__(self):
+            self.position = 0
+
+        def step(self, lr):
+            self.position += 1
+            return script[self.position - 1]
+
+        def skip(self):
+            self.position += 1
+
+        def snapshot(self):
+            return self.position
+
+        def restore(self, token):
+            self.position = token
+
+    history: list[Decision] = []
+    steps = 4 * fires
+    _final_run(Scripted(), Meter(limit=10 * steps), 0.1, lambda t: 1.0, steps,
+               Settings(checkpoints=4), history)
+    first = history[0]
+    assert first.data["resumed_at"] == fires  # the verdict came at the checkpoint's step
+    assert "half the rate" in first.message and first.data["skipped"] == []

@@ -34,6 +34,7 @@ class BlowUp:
         self.ref = math.nan
         self.noise = 0.0
         self.lowest_smoothed = math.inf
+        self.reason = ""
         self.restart()
 
     def restart(self) -> None:
@@ -52,8 +53,12 @@ class BlowUp:
         return not self.averaged or math.isnan(self.ref) or self.smoothed() <= self.ref
 
     def update(self, loss: float) -> bool:
-        """Feed one training loss; True when training blew up."""
+        """Feed one training loss; True when training blew up, with ``self.reason`` set to
+        ``"nonfinite"``, ``"spike"`` (this loss far above the reference) or ``"lost progress"``
+        (the moving average climbed back: a trend, not one batch)."""
+        self.reason = ""
         if not math.isfinite(loss):
+            self.reason = "nonfinite"
             return True
         self.averaged += 1
         self.average = self.beta * self.average + (1 - self.beta) * loss
@@ -68,7 +73,11 @@ class BlowUp:
         self.lowest_smoothed = min(self.lowest_smoothed, smoothed)
         progress = max(self.ref - self.lowest_smoothed, 0.0)
         if loss > self.ref + max(3 * progress, 10 * self.noise, abs(self.ref), 1e-12):
+            self.reason = "spike"
             return True
         if self.ref - smoothed > max(0.1 * abs(self.ref), 2 * self.noise):
             self.fell = True
-        return self.fell and smoothed > self.ref
+        if self.fell and smoothed > self.ref:
+            self.reason = "lost progress"
+            return True
+        return False

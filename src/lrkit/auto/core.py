@@ -14,7 +14,7 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    schedule compressed to ``horizon`` steps from the same snapshot on the same batches,
    and are scored on held-back batches. The race walks: it starts at ``edge/9`` and
    ``edge/3``, moves a lattice step at a time towards the better one until a candidate
-   scores worse, then spends the slots left half a step either side of the best
+   scores no better, then spends the slots left half a step either side of the best
    (:func:`~lrkit.auto.race.walk_race`). A parabola through the winner and its
    neighbours (in log rate) refines it between the raced rates.
    The winner is then combined with the range test's own suggestion: the race's short
@@ -30,7 +30,8 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    meets the suggestion.
 3. final: the pick trains the model for ``steps`` steps on the full schedule. If the
    loss blows up, training resumes from the last checkpoint at half the scale, while
-   budget lasts.
+   budget lasts; a batch that blows up at any rate is passed over instead (see
+   :func:`_final_run`).
 """
 
 from __future__ import annotations
@@ -337,23 +338,26 @@ def _final_run(
     half the scale. The steps lost come out of the budget; when what is left cannot pay for
     the rest of the schedule at one step per step, the rest of the schedule is compressed
     onto the calls left, so the run still ends on the schedule's final rate (a decayed
-    model, never one cut off mid-schedule). The loss of step t is taken before update t, so
-    a blow-up at the very step of the checkpoint, or again at the same step once the rate
-    was halved, is the batch's fault, not the rate's: a session with ``skip()`` then goes
-    back with the rate as it was before and passes over that batch (its loss is recorded
-    as nan).
+    model, never one cut off mid-schedule).
+
+    A bad batch is told from a bad rate exactly: the loss of step t is taken before update
+    t, so a non-finite or spiking loss at a checkpoint's own step (no update since the
+    checkpoint's healthy weights) is the batch's fault. A session with ``skip()`` then
+    passes over that batch (its loss recorded as nan) instead of lowering the rate. After a
+    halving, the replay takes a checkpoint just before the step that blew up, so a batch
+    that blows up at any rate is caught there, and the halving it caused is undone.
     """
     every = max(1, steps // settings.checkpoints)
     scale = 1.0
     lrs: list[float] = []
     losses: list[float] = []
-    checkpoint = (0, session.snapshot())
-    watch = BlowUp()
     clock = 0.0  # position on the schedule; advances by more than 1 per step once compressed
+    checkpoint = (0, clock, session.snapshot())
+    watch = BlowUp()
     stride = 1.0
     skip = getattr(session, "skip", None)
     skipped: set[int] = set()
-    last_failure = -1
+    halved_for: int | None = None  # the step whose blow-up caused the last halving
     while len(lrs) < steps and clock < steps:
         rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
         if len(lrs) in skipped:
@@ -368,26 +372,22 @@ def _final_run(
         loss = float(session.step(rate))
         if watch.update(loss):
             failed_at = len(lrs)
-            back, token = checkpoint
+            back, clock, token = checkpoint
             session.restore(token)
             del lrs[back:], losses[back:]
-            # the loss of step t is taken before update t: a blow-up at the very step of
-            # the checkpoint, or again at the same step once the rate was halved, comes
-            # from the batch, not from the rate
-            the_batch = skip is not None and (failed_at == back or failed_at == last_failure)
-            if the_batch:
-                if failed_at == last_failure and failed_at != back:
-                    scale *= 2.0  # the halving that did not help is undone
+            untouched = all(t in skipped for t in range(back, failed_at))
+            if skip is not None and untouched and watch.reason in ("nonfinite", "spike"):
                 skipped.add(failed_at)
-                what = (f"the batch of step {failed_at} blows up at any rate: resumed from "
-                        f"step {back} passing over it")
+                what = f"the batch of step {failed_at} blows up at any rate: passing over it"
+                if halved_for == failed_at:
+                    scale *= 2.0
+                    halved_for = None
+                    what += ", at the rate it had before"
             else:
                 scale *= 0.5
+                halved_for = failed_at
                 what = f"resumed from step {back} at half the rate"
-            last_failure = failed_at
-            clock = float(back)
-            ahead = sum(1 for t in skipped if t >= back)
-            stride = max(1.0, (steps - back - ahead) / max(1, meter.left))
+            stride = max(stride, (steps - clock) / max(1, meter.left))
             watch.restart()
             history.append(Decision(
                 "final",
@@ -401,7 +401,10 @@ def _final_run(
         lrs.append(rate)
         losses.append(loss)
         clock += stride
-        if len(lrs) % every == 0 and stride == 1.0 and watch.healthy():
-            checkpoint = (len(lrs), session.snapshot())
+        at = len(lrs)
+        # a checkpoint every `every` steps while healthy, and one just before the step whose
+        # blow-up caused a halving (reached again without blowing up), to judge that step
+        if at > checkpoint[0] and (at == halved_for or (at % every == 0 and watch.healthy())):
+            checkpoint = (at, clock, session.snapshot())
     check_positive("lr", lr)
     return lrs, losses, scale

@@ -77,7 +77,9 @@ class AutoResult:
         return self.steps_spent / self.steps
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (no tensors, no optimizer)."""
+        """A summary in plain Python values (no tensors, no optimizer). Non-finite numbers
+        (a blown-up candidate's score, a passed-over step's loss) stay floats: ``json.dumps``
+        writes them as ``NaN``/``Infinity``, ``lrkit auto --json`` as strings."""
         return {
             "lr": self.lr,
             "steps": self.steps,
@@ -90,17 +92,20 @@ class AutoResult:
             "history": [{"phase": d.phase, "message": d.message, "data": d.data}
                         for d in self.history],
             "lrs": list(self.lrs),
-            # JSON has no nan: a passed-over step's loss is null
-            "losses": [v if math.isfinite(v) else None for v in self.losses],
+            "losses": list(self.losses),
         }
 
 
 class _Tape:
-    """Batches from ``data`` (cycled when it ends), the first ``keep`` kept for replay.
+    """Batches from ``data`` (cycled when it ends), replayable by index.
 
     Batches taken off the front with :meth:`take` (held back to score the search) stay at
     the front of the replay: index 0 is the first batch of ``data``, so a run that reads
-    from index 0 sees the data in its own order, held-back batches included.
+    from index 0 sees the data in its own order, held-back batches included. The next
+    ``keep`` batches are kept for good (every candidate of the search replays them); past
+    them, batches are kept from the oldest index still to be replayed
+    (:meth:`release_before`) on, so going back to the latest checkpoint replays the same
+    batches.
     """
 
     def __init__(self, data: Iterable[Any], keep: int) -> None:
@@ -109,6 +114,8 @@ class _Tape:
         self._taken: list[Any] = []
         self._kept: list[Any] = []
         self._keep = keep
+        self._recent: dict[int, Any] = {}  # index -> batch, past the kept ones
+        self._read_to = 0  # indices below this have been read from the stream
 
     def _next(self) -> Any:
         try:
@@ -129,17 +136,32 @@ class _Tape:
         """The next ``n`` batches of the stream, held back for evaluation (see the class doc)."""
         batches = [self._next() for _ in range(n)]
         self._taken.extend(batches)
+        self._read_to = len(self._taken)
         return batches
 
     def get(self, index: int) -> Any:
         if index < len(self._taken):
             return self._taken[index]
-        index -= len(self._taken)
-        if index < self._keep:
-            while len(self._kept) <= index:
+        kept = index - len(self._taken)
+        if kept < self._keep:
+            while len(self._kept) <= kept:
                 self._kept.append(self._next())
-            return self._kept[index]
-        return self._next()
+            self._read_to = max(self._read_to, len(self._taken) + len(self._kept))
+            return self._kept[kept]
+        while len(self._kept) < self._keep:  # the stream's order: the kept ones come first
+            self._kept.append(self._next())
+        self._read_to = max(self._read_to, len(self._taken) + self._keep)
+        while self._read_to <= index:
+            self._recent[self._read_to] = self._next()
+            self._read_to += 1
+        if index in self._recent:
+            return self._recent[index]
+        return self._next()  # released: going back past the latest checkpoint reads on
+
+    def release_before(self, index: int) -> None:
+        """Forget the batches past the kept ones below ``index`` (never to be replayed)."""
+        for old in [i for i in self._recent if i < index]:
+            del self._recent[old]
 
 
 class TorchSession:
@@ -227,10 +249,11 @@ class TorchSession:
 
     def skip(self) -> None:
         """Pass over the next batch (one that blows up at any rate) without a loss call."""
-        self.tape.get(self.cursor)
         self.cursor += 1
 
     def snapshot(self) -> tuple[Snapshot, int]:
+        # the algorithm goes back only to its latest snapshot: older batches are not replayed
+        self.tape.release_before(self.cursor)
         return Snapshot.take(self.model, self.optimizer), self.cursor
 
     def restore(self, token: tuple[Snapshot, int]) -> None:
