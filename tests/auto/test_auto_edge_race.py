@@ -152,3 +152,8 @@ def test_walk_goes_down_on_a_tie_and_stops_on_the_next_tie():
 def test_walk_rejects_a_spacing_that_would_climb_above_the_top():
     with pytest.raises(ValueError, match="spacing"):
         walk_race(lambda lr: 0.0, top=1.0, slots=5, spacing=0.5)
+
+
+def test_walk_rejects_an_infinite_spacing():
+    with pytest.raises(ValueError, match="spacing"):
+        walk_race(lambda lr: 0.0, top=1.0, slots=5, spacing=math.inf)

@@ -35,3 +35,18 @@ def test_raced_rates_are_drawn_left_to_right_whatever_order_they_ran_in():
     line = fig.axes[0].get_lines()[0]
     assert list(line.get_xdata()) == sorted(line.get_xdata())
     pyplot().close(fig)
+
+
+def test_a_passed_over_step_leaves_no_gap_in_the_moving_mean():
+    import math
+
+    from lrkit._optional import pyplot
+    from lrkit.auto.plot import plot_auto
+
+    result = _result([(0.3, 0.5)])
+    result.lrs = [0.1] * 100
+    result.losses = [1.0] * 50 + [math.nan] + [1.0] * 49
+    fig = plot_auto(result)
+    mean_line = fig.axes[2].get_lines()[1]
+    assert all(math.isfinite(v) for v in mean_line.get_ydata())
+    pyplot().close(fig)

@@ -377,3 +377,14 @@ def test_a_directory_snapshot_of_a_small_view_does_not_store_its_whole_base(tmp_
     model.window.zero_()
     snapshot.restore(model)
     assert torch.equal(model.window, before)
+
+
+def test_a_directory_snapshot_keeps_a_sparse_buffer(tmp_path):
+    from lrkit.torch.state import Snapshot
+
+    model = torch.nn.Linear(4, 1)
+    model.register_buffer("mask", torch.eye(5).to_sparse())
+    snapshot = Snapshot.take(model, directory=tmp_path)
+    model.mask = torch.zeros(5, 5).to_sparse()
+    snapshot.restore(model)
+    assert torch.equal(model.mask.to_dense(), torch.eye(5))

@@ -48,7 +48,13 @@ def plot_auto(result: Any, *, title: str | None = None) -> Any:
     if len(losses) >= 10:
         window = max(2, len(losses) // 25)
         kernel = np.ones(window) / window
-        loss.plot(steps[window - 1:], np.convolve(losses, kernel, mode="valid"), label=f"mean of {window}")
+        # a passed-over step (nan) is left out of the mean rather than blanking its window
+        finite = np.isfinite(losses)
+        sums = np.convolve(np.where(finite, losses, 0.0), kernel, mode="valid")
+        counts = np.convolve(finite.astype(float), kernel, mode="valid")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, sums / counts, np.nan)
+        loss.plot(steps[window - 1:], means, label=f"mean of {window}")
     if len(losses) and np.all(losses[np.isfinite(losses)] > 0):
         loss.set_yscale("log")
     loss.set_xlabel("step")

@@ -77,8 +77,9 @@ def walk_race(
     slots = int(slots)
     if slots < 2:
         raise ValueError(f"`slots` must be >= 2, but got slots={slots!r}")
-    if not spacing > 1:
-        raise ValueError(f"`spacing` must be > 1 (the lattice runs down from `top`), "
+    if not (spacing > 1 and math.isfinite(spacing)):
+        raise ValueError(f"`spacing` must be a finite number > 1 (the lattice runs down from "
+                         f"`top`), "
                          f"but got spacing={spacing!r}")
     start = min(int(start), -1)
     raced: dict[float, float] = {}

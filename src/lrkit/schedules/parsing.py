@@ -202,10 +202,14 @@ def warn_if_ends_early(schedule: Any, steps: int) -> None:
 def _first_frame_outside_lrkit() -> int:
     """The ``stacklevel`` for a warning raised by this module's caller that points at the
     user's code, past lrkit's own frames (``resolve_schedule``, ``grid_search``, ...)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+    def in_lrkit(filename: str) -> bool:  # "<stdin>", "<string>": the user's, never lrkit's
+        return not filename.startswith("<") and os.path.abspath(filename).startswith(package)
+
     frame = sys._getframe(1)  # the function that calls warnings.warn: stacklevel 1
     level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    while frame is not None and in_lrkit(frame.f_code.co_filename):
         frame = frame.f_back
         level += 1
     return level

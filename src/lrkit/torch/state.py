@@ -78,6 +78,8 @@ def _compact(obj: Any) -> Any:
     otherwise cost the big one's size on disk (and its host copy on the way there)."""
 
     def compact(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.layout != torch.strided or tensor.is_nested:
+            return tensor  # sparse and nested tensors have no single storage to trim
         if tensor.untyped_storage().nbytes() > tensor.numel() * tensor.element_size():
             return tensor.detach().clone()
         return tensor
