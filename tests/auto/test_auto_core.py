@@ -475,5 +475,36 @@ def test_a_trend_at_a_checkpoint_step_lowers_the_rate_and_blames_no_batch():
     _final_run(Scripted(), Meter(limit=10 * steps), 0.1, lambda t: 1.0, steps,
                Settings(checkpoints=4), history)
     first = history[0]
-    assert first.data["resumed_at"] == fires  # the verdict came at the checkpoint's step
+    # the verdict came at a checkpoint's own step (51 = 4 x 51 / 4): no batch is blamed,
+    # the rate is halved and, the checkpoint's weights being in doubt, the run goes back
+    # to the checkpoint before it
+    assert f"at step {fires};" in first.message and fires % (steps // 4) == 0
     assert "half the rate" in first.message and first.data["skipped"] == []
+    assert first.data["resumed_at"] == 0
+
+
+@pytest.mark.parametrize("bad", [4, 9, 15, 18])
+def test_an_early_bad_batch_is_not_the_start_of_a_cascade(bad):
+    # a bad batch before the first regular checkpoint sends the run back to step 0; the
+    # blow-up test's reference, built from losses the rollback undid, is rebuilt there,
+    # so the starting loss is not taken for a spike and no good batch is passed over
+    from lrkit.auto.core import _final_run
+
+    session = BadBatchSession(bad=bad, noise=0.0)
+    history = []
+    lrs, losses, scale = _final_run(session, Meter(300), 0.03, cosine(200), 200, Settings(),
+                                    history)
+    assert len(losses) == 200 and sum(math.isnan(v) for v in losses) == 1
+    assert math.isnan(losses[bad]) and session.loss() < 1.0
+
+
+def test_a_rate_that_is_too_high_is_halved_never_blamed_on_batches():
+    from lrkit.auto.core import _final_run
+
+    session = BadBatchSession(bad=-1, curvatures=(10.0,), noise=0.0)  # stable below 0.2
+    history = []
+    lrs, losses, scale = _final_run(session, Meter(400), 1.0, lambda t: 1.0, 200, Settings(),
+                                    history)
+    assert not any(math.isnan(v) for v in losses) and len(losses) == 200
+    assert scale * 1.0 < 0.2 and session.loss() < 1e-6
+    assert all("half the rate" in d.message for d in history)

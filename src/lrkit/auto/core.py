@@ -340,23 +340,30 @@ def _final_run(
     onto the calls left, so the run still ends on the schedule's final rate (a decayed
     model, never one cut off mid-schedule).
 
-    A bad batch is told from a bad rate exactly: the loss of step t is taken before update
-    t, so a non-finite or spiking loss at a checkpoint's own step (no update since the
-    checkpoint's healthy weights) is the batch's fault. A session with ``skip()`` then
-    passes over that batch (its loss recorded as nan) instead of lowering the rate. After a
-    halving, the replay takes a checkpoint just before the step that blew up, so a batch
-    that blows up at any rate is caught there, and the halving it caused is undone.
+    A bad batch is told from a bad rate by the weights: the loss of step t is taken before
+    update t, so a non-finite loss at the very step of a checkpoint, or a spiking one at
+    the step of a checkpoint taken healthy once the blow-up test had its reference, comes
+    from that step's batch. A
+    session with ``skip()`` then passes over the batch (its loss recorded as nan) instead
+    of lowering the rate, once per checkpoint; and if that step is the one whose blow-up
+    caused the last halving, the halving is undone. After a halving the replay takes a
+    checkpoint just before the step that blew up (when healthy there), so a batch that
+    blows up at any rate is caught at it. A blow-up with no update since the latest
+    checkpoint that is not blamed on a batch puts that checkpoint's weights in doubt: the
+    run goes back to the one before it (two are kept).
     """
     every = max(1, steps // settings.checkpoints)
     scale = 1.0
     lrs: list[float] = []
     losses: list[float] = []
     clock = 0.0  # position on the schedule; advances by more than 1 per step once compressed
-    checkpoint = (0, clock, session.snapshot())
+    # (step index, clock, token, vouched: taken healthy against an established reference)
+    checkpoints: list[tuple[int, float, Any, bool]] = [(0, clock, session.snapshot(), False)]
     watch = BlowUp()
     stride = 1.0
     skip = getattr(session, "skip", None)
     skipped: set[int] = set()
+    skip_spent: set[int] = set()  # checkpoints whose one pass-over is used
     halved_for: int | None = None  # the step whose blow-up caused the last halving
     while len(lrs) < steps and clock < steps:
         rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
@@ -372,11 +379,11 @@ def _final_run(
         loss = float(session.step(rate))
         if watch.update(loss):
             failed_at = len(lrs)
-            back, clock, token = checkpoint
-            session.restore(token)
-            del lrs[back:], losses[back:]
-            untouched = all(t in skipped for t in range(back, failed_at))
-            if skip is not None and untouched and watch.reason in ("nonfinite", "spike"):
+            latest, _, _, vouched = checkpoints[-1]
+            # a spike needs a reference it can be trusted against; a nan or inf does not
+            blamable = watch.reason == "nonfinite" or (vouched and watch.reason == "spike")
+            if skip is not None and blamable and failed_at == latest and latest not in skip_spent:
+                skip_spent.add(latest)
                 skipped.add(failed_at)
                 what = f"the batch of step {failed_at} blows up at any rate: passing over it"
                 if halved_for == failed_at:
@@ -384,10 +391,23 @@ def _final_run(
                     halved_for = None
                     what += ", at the rate it had before"
             else:
+                untouched = all(t in skipped for t in range(latest, failed_at))
+                if untouched:
+                    # the weights blew up without an update: the batch passed over there
+                    # was not to blame after all, and the checkpoint is not to be trusted
+                    skipped.discard(latest)
+                    if len(checkpoints) > 1:
+                        checkpoints.pop()
                 scale *= 0.5
                 halved_for = failed_at
-                what = f"resumed from step {back} at half the rate"
+                what = f"resumed from step {checkpoints[-1][0]} at half the rate"
+            back, clock, token, _ = checkpoints[-1]
+            session.restore(token)
+            del lrs[back:], losses[back:]
             stride = max(stride, (steps - clock) / max(1, meter.left))
+            # back before the blow-up test had its reference (the start of the run), that
+            # reference, taken from losses the rollback undid, is rebuilt
+            watch = BlowUp() if back < watch.warmup else watch
             watch.restart()
             history.append(Decision(
                 "final",
@@ -402,9 +422,10 @@ def _final_run(
         losses.append(loss)
         clock += stride
         at = len(lrs)
-        # a checkpoint every `every` steps while healthy, and one just before the step whose
-        # blow-up caused a halving (reached again without blowing up), to judge that step
-        if at > checkpoint[0] and (at == halved_for or (at % every == 0 and watch.healthy())):
-            checkpoint = (at, clock, session.snapshot())
+        # a checkpoint every `every` steps, and one just before the step whose blow-up caused
+        # a halving, to judge that step when it comes again; only while healthy
+        if at > checkpoints[-1][0] and (at % every == 0 or at == halved_for) and watch.healthy():
+            vouched = not math.isnan(watch.ref)
+            checkpoints = [*checkpoints[-1:], (at, clock, session.snapshot(), vouched)]
     check_positive("lr", lr)
     return lrs, losses, scale

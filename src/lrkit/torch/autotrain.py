@@ -104,7 +104,7 @@ class _Tape:
     from index 0 sees the data in its own order, held-back batches included. The next
     ``keep`` batches are kept for good (every candidate of the search replays them); past
     them, batches are kept from the oldest index still to be replayed
-    (:meth:`release_before`) on, so going back to the latest checkpoint replays the same
+    (:meth:`release_before`) on, so going back to a kept checkpoint replays the same
     batches.
     """
 
@@ -190,6 +190,7 @@ class TorchSession:
         self.calls = 0
         # the search never trains on the held-back batches: it reads from just after them
         self.cursor = tape.held_back
+        self._previous_snapshot = 0
         self.clip_grad_norm = clip_grad_norm
         self.bar = bar
 
@@ -252,8 +253,10 @@ class TorchSession:
         self.cursor += 1
 
     def snapshot(self) -> tuple[Snapshot, int]:
-        # the algorithm goes back only to its latest snapshot: older batches are not replayed
-        self.tape.release_before(self.cursor)
+        # the algorithm goes back at most to the snapshot before the latest: batches older
+        # than that one are never replayed
+        self.tape.release_before(min(self._previous_snapshot, self.cursor))
+        self._previous_snapshot = self.cursor
         return Snapshot.take(self.model, self.optimizer), self.cursor
 
     def restore(self, token: tuple[Snapshot, int]) -> None:
