@@ -145,7 +145,7 @@ PROBLEMS = {"wine-mlp": wine_mlp, "diabetes-resmlp": diabetes_resmlp, "seq-conv"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", default=["auto", "finder", "default", "prodigy"])
+    parser.add_argument("--methods", nargs="+", default=["auto", "finder", "tune", "default", "prodigy"])
     parser.add_argument("--out", default="docs/benchmarks/auto_heldout.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
