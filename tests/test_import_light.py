@@ -1,4 +1,5 @@
-"""``import lrkit`` and the pure schedules never import torch, matplotlib or optuna."""
+"""``import lrkit`` and its light parts (schedules, monitor, auto core, bench, lab, problem
+registry) never import torch, matplotlib, optuna or scikit-learn."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "matplotlib", "optuna")
+HEAVY = ("torch", "matplotlib", "optuna", "sklearn")
 
 SNIPPETS = {
     "import lrkit": "import lrkit",
@@ -21,6 +22,11 @@ SNIPPETS = {
     "lazy attribute": "import lrkit; lrkit.schedules.cosine(10)(3); lrkit.__version__",
     "plateau": "from lrkit.schedules import ReduceOnPlateau; ReduceOnPlateau().report(1.0)",
     "cli parser": "from lrkit.cli.main import build_parser; build_parser()",
+    "monitor": "import lrkit; lrkit.Monitor().update(1.0); import lrkit.monitor",
+    "auto core and bench": "import lrkit.auto, lrkit.bench",
+    "lab": ("import lrkit.lab, lrkit.lab.plots\n"
+            "from lrkit import lab; lab.sweep('quadratic', num=5, steps=5)"),
+    "problem registry": "import lrkit.problems as p; p.names(); p.get",
 }
 
 

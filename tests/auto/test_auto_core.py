@@ -190,16 +190,6 @@ def test_default_schedule_is_the_reference_grids_shape():
     assert 0 < shape(0) < 0.2 and shape(10) == pytest.approx(1.0) and shape(199) < 1e-3
 
 
-def test_import_of_the_core_stays_light():
-    import subprocess
-    import sys
-
-    code = ("import sys, lrkit.auto, lrkit.bench; "
-            "print([m for m in ('torch', 'matplotlib', 'optuna') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 def test_blow_up_detector_is_sign_and_scale_free():
     from lrkit.auto.blowup import BlowUp
 

@@ -1,8 +1,6 @@
 """Plots under Agg and the ``lrkit lab`` command: PNGs of sensible size, tables, JSON, errors."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -112,12 +110,3 @@ def test_cli_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run_cli(capsys, "lab", *argv, "--out", "none")
     assert code == 2
     assert message in err and err.count("\n") == 1
-
-
-def test_importing_the_lab_stays_free_of_torch_and_matplotlib():
-    code = ("import sys, lrkit.lab, lrkit.lab.plots; "
-            "from lrkit import lab; lab.sweep('quadratic', num=5, steps=5); "
-            "print(sorted(m for m in ('torch', 'matplotlib', 'optuna', 'sklearn') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

@@ -27,16 +27,6 @@ def noisy_decay(n=400, start=2.0, floor=0.1, tau=20.0, noise=0.05, seed=0):
     return floor + (start - floor) * np.exp(-t / tau) + noise * rng.standard_normal(n)
 
 
-def test_the_monitor_imports_neither_torch_nor_matplotlib():
-    import subprocess
-    import sys
-
-    code = ("import sys, lrkit; lrkit.Monitor().update(1.0); import lrkit.monitor; "
-            "print(sorted(m for m in ('torch', 'matplotlib', 'optuna') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 def test_top_level_names_resolve_lazily():
     import lrkit
 

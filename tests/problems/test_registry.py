@@ -37,15 +37,6 @@ def test_get_returns_a_problem_with_that_name(name):
     assert problem.description
 
 
-def test_importing_the_registry_does_not_import_torch():
-    import subprocess
-    import sys
-
-    code = "import sys, lrkit.problems as p; p.names(); p.get; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_user_problem_from_file_loads_and_trains():
     problem = problems.get(f"{EXAMPLE}:make_problem")
     assert problem.name == "diabetes-mlp"
