@@ -352,6 +352,7 @@ def _final_run(
     checkpoint that is not blamed on a batch puts that checkpoint's weights in doubt: the
     run goes back to the one before it (two are kept).
     """
+    check_positive("lr", lr)
     every = max(1, steps // settings.checkpoints)
     scale = 1.0
     lrs: list[float] = []
@@ -427,5 +428,4 @@ def _final_run(
         if at > checkpoints[-1][0] and (at % every == 0 or at == halved_for) and watch.healthy():
             vouched = not math.isnan(watch.ref)
             checkpoints = [*checkpoints[-1:], (at, clock, session.snapshot(), vouched)]
-    check_positive("lr", lr)
     return lrs, losses, scale
