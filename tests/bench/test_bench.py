@@ -90,3 +90,39 @@ def test_tune_is_judged_on_its_pick_trained_at_the_neighbouring_seed():
     # the value reported is not the trial it was selected on, but the pick at seed 3
     assert run.held_out == pytest.approx(train(problem, run.lr, seed=3).held_out, rel=1e-12)
     assert "best trial's own held-out loss" in run.note
+
+
+def test_compare_resamples_seeds_in_pairs(result):
+    # a method against itself: every draw is a tie
+    same = result.compare("auto", "auto")
+    assert same["difference"] == 0.0 and same["low"] == 0.0 and same["high"] == 0.0
+    assert same["p_better"] == 0.0
+    # auto against Adam's default rate, which crawls: better in (nearly) every draw, and the
+    # observed difference lies inside its own interval
+    c = result.compare("auto", "default", draws=500, level=0.8, seed=3)
+    assert c["difference"] < 0
+    assert c["low"] <= c["difference"] <= c["high"] < 0
+    assert c["p_better"] > 0.95
+    assert result.compare("auto", "default", draws=500, level=0.8, seed=3) == c
+    with pytest.raises(ValueError, match="level"):
+        result.compare("auto", "default", level=1.5)
+    with pytest.raises(ValueError, match="nope"):
+        result.compare("auto", "nope")
+    assert "auto better in" in markdown(result)
+    assert set(result.to_dict()["auto_against"]) == {"default", "prodigy", "schedulefree"}
+
+
+def test_compare_spans_zero_when_seed_luck_decides():
+    from lrkit.bench.methods import MethodRun
+    from lrkit.bench.runner import BenchResult, Cell
+
+    # two methods whose seeds trade places: the observed gap is luck, the interval says so
+    a = [1.0, 1.3, 1.1, 1.2]
+    b = [1.25, 1.05, 1.15, 1.12]
+    cells = tuple(Cell("p", name, tuple(MethodRun(v, 1.0, 0.1) for v in losses), 1.0, 0.1)
+                  for name, losses in (("auto", a), ("other", b)))
+    result = BenchResult(("p",), ("auto", "other"), (0, 1, 2, 3), cells)
+    c = result.compare("auto", "other")
+    assert c["low"] < 0 < c["high"]
+    assert 0.2 < c["p_better"] < 0.8
+    assert c["difference"] == pytest.approx(sum(a) / 4 - sum(b) / 4)

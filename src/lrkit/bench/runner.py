@@ -8,6 +8,12 @@ The figure of merit is the held-out loss ratio to the grid's best::
 
 so 1.0 is as good as a careful 4-per-decade grid search and a diverged seed makes the
 ratio infinite. Cost is in full runs: loss-function calls / the problem's steps.
+
+With 4 seeds a problem's ratio moves by several percent from seed luck alone, so
+:meth:`BenchResult.compare` says how far a difference of geometric means would move
+if the seeds had fallen otherwise: it resamples each problem's seeds with replacement
+(paired: every method gets the same draw, as they ran on the same seeds) and reports the
+central interval of the difference. The grid's best is held fixed.
 """
 
 from __future__ import annotations
@@ -85,6 +91,45 @@ class BenchResult:
             "cost_runs": float(np.mean(costs)),
         }
 
+    def compare(self, method: str, other: str, *, draws: int = 2000, level: float = 0.9,
+                seed: int = 0) -> dict[str, float]:
+        """How sure ``geomean(method) - geomean(other)`` is, given only 4 seeds or so.
+
+        Each of ``draws`` resamples, per problem, the seed indices with replacement (the
+        same indices for both methods: they ran on the same seeds) and recomputes both
+        geometric means of ``mean(held-out) / grid best``. Returns the observed
+        ``difference``, the ``low`` and ``high`` ends of the central ``level`` interval
+        of the resampled differences, and ``p_better``, the share of draws where
+        ``method`` came out lower (better). A diverged seed makes a draw's geometric
+        mean infinite; such draws count as worse for the method that diverged, and the
+        interval is taken over the draws where both are finite.
+        """
+        draws = check_int("draws", draws, minimum=100)
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"`level` must be between 0 and 1, but got level={level!r}")
+        for name in (method, other):
+            if name not in self.methods:
+                raise ValueError(f"`method` must be one of {list(self.methods)}, but got {name!r}")
+        rng = np.random.default_rng(seed)
+        log_ratio = np.zeros((2, draws))
+        for problem in self.problems:
+            losses = np.array([[r.held_out for r in self.cell(problem, name).runs]
+                               for name in (method, other)])  # (2, seeds)
+            grid_best = self.cell(problem, method).grid_best
+            picks = rng.integers(0, losses.shape[1], size=(draws, losses.shape[1]))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_ratio += np.log(losses[:, picks].mean(axis=2) / grid_best)
+        geo = np.exp(log_ratio / len(self.problems))
+        with np.errstate(invalid="ignore"):
+            diff = geo[0] - geo[1]
+        observed = self.summary(method)["geomean_ratio"] - self.summary(other)["geomean_ratio"]
+        tail = 100 * (1 - level) / 2
+        finite = diff[np.isfinite(diff)]
+        low, high = (np.percentile(finite, [tail, 100 - tail]) if finite.size
+                     else (math.nan, math.nan))
+        return {"difference": float(observed), "low": float(low), "high": float(high),
+                "p_better": float(np.mean(geo[0] < geo[1]))}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "seeds": list(self.seeds),
@@ -97,6 +142,8 @@ class BenchResult:
                 for c in self.cells
             ],
             "summary": {m: self.summary(m) for m in self.methods},
+            "auto_against": ({m: self.compare("auto", m) for m in self.methods if m != "auto"}
+                             if "auto" in self.methods else {}),
         }
 
 

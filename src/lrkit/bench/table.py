@@ -28,11 +28,41 @@ def rows(result: BenchResult) -> tuple[list[str], list[list[Any]]]:
     return headers, body
 
 
+def _seed_luck(result: BenchResult, others: list[str]) -> list[str]:
+    """Markdown lines: auto's geometric mean against each other method's, with the interval
+    the difference spans when each problem's seeds are resampled (BenchResult.compare)."""
+    lines = [
+        f"How much of each difference is seed luck: auto's geometric mean minus the other "
+        f"method's, and the 90% interval of that difference when each problem's "
+        f"{len(result.seeds)} seeds are resampled with replacement (paired; the grid's best "
+        f"held fixed). An interval that spans 0 is no evidence either way.",
+        "",
+        "| against | difference | 90% interval | auto better in |",
+        "|---|---|---|---|",
+    ]
+    for other in others:
+        c = result.compare("auto", other)
+        interval = (f"{c['low']:+.3f} .. {c['high']:+.3f}" if math.isfinite(c["low"])
+                    else "n/a (diverged)")
+        difference = f"{c['difference']:+.3f}" if math.isfinite(c["difference"]) else "n/a"
+        lines.append(f"| {other} | {difference} | {interval} | {100 * c['p_better']:.0f}% of draws |")
+    lines.append("")
+    return lines
+
+
 def text_table(result: BenchResult) -> str:
     from lrkit.cli._common import format_table
 
     headers, body = rows(result)
-    return format_table(headers, body)
+    text = format_table(headers, body)
+    if "auto" in result.methods and len(result.methods) > 1:
+        text += ("\n\nauto's geometric mean minus each other method's, with the 90% interval "
+                 "when seeds are resampled:")
+        for other in (m for m in result.methods if m != "auto"):
+            c = result.compare("auto", other)
+            text += (f"\n  {other:14s} {c['difference']:+.3f}  [{c['low']:+.3f} .. {c['high']:+.3f}]"
+                     f"  auto better in {100 * c['p_better']:.0f}% of draws")
+    return text
 
 
 def markdown(result: BenchResult, *, title: str = "lrkit auto against other ways of picking the rate",
@@ -68,6 +98,8 @@ def markdown(result: BenchResult, *, title: str = "lrkit auto against other ways
         lines += ["Targets for lrkit auto:", ""]
         lines += [f"- {name}: {'met' if ok else 'NOT met'} ({value})" for name, ok, value in checks]
         lines.append("")
+        if others:
+            lines += _seed_luck(result, others)
     notes = []
     if "tune" in result.methods:
         notes.append("`tune` is judged on its best rate trained at the neighbouring seed (seed "
