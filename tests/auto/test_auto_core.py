@@ -378,7 +378,13 @@ def test_without_skip_a_bad_batch_still_ends_within_the_budget():
     session.skip = None  # a session that cannot pass over a batch
     outcome = run_auto(session, steps, cosine(steps))
     assert session.calls == outcome.spent <= outcome.limit
-    assert outcome.final_scale < 0.5
+    # halving once did not help (the batch blows up before any update, twice): instead of
+    # halving until the budget is gone, the run stops before that batch and says why
+    assert outcome.final_scale == 0.5
+    assert len(outcome.lrs) == 150
+    assert "cannot pass over a batch" in outcome.history[-1].message
+    assert outcome.history[-1].data["stopped_at"] == 150
+    assert session.position == 150  # the weights are the checkpoint's, from before that batch
 
 
 @pytest.mark.parametrize(("gain", "expected_factor"), [(1.0, 1 / 9), (2.0, 2 / 9), (100.0, 1.0)])
@@ -498,3 +504,132 @@ def test_a_rate_that_is_too_high_is_halved_never_blamed_on_batches():
     assert not any(math.isnan(v) for v in losses) and len(losses) == 200
     assert scale * 1.0 < 0.2 and session.loss() < 1e-6
     assert all("half the rate" in d.message for d in history)
+
+
+def test_one_hard_batch_right_after_a_restart_is_not_a_trend():
+    from lrkit.auto.blowup import BlowUp
+
+    watch = BlowUp(warmup=4)
+    for value in (2.0, 2.1, 1.9, 2.0, 1.0, 0.5, 0.2, 0.1):
+        assert not watch.update(value)
+    watch.restart()  # back at a checkpoint: the moving average starts again
+    # a hard batch below the spike line: with two losses since the restart, the average
+    # is mostly this one batch, which says nothing about a trend
+    assert not watch.update(0.1)
+    assert not watch.update(4.0)
+    # a climb sustained for `warmup` losses since the restart is one
+    fresh = BlowUp(warmup=4)
+    for value in (2.0, 2.1, 1.9, 2.0, 1.0, 0.5, 0.2, 0.1):
+        fresh.update(value)
+    fresh.restart()
+    verdicts = [fresh.update(v) for v in (0.1, 0.1, 0.1, 0.1, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0)]
+    assert any(verdicts) and fresh.reason == "lost progress"
+
+
+class _RateSpikeSession:
+    """Scripted losses by position: 2.0 for the first 8 steps, then 0.1, except a spike
+    at step ``spike_at`` while the rate is above ``stable`` and a hard (but not spiking)
+    batch at ``hard_at``."""
+
+    eval_cost = 0
+
+    def __init__(self, spike_at, stable, hard_at):
+        self.position = 0
+        self.spike_at, self.stable, self.hard_at = spike_at, stable, hard_at
+
+    def step(self, lr):
+        t = self.position
+        self.position += 1
+        if t == self.spike_at and lr > self.stable:
+            return 100.0
+        if t == self.hard_at:
+            return 4.0
+        return 2.0 if t < 8 else 0.1
+
+    def snapshot(self):
+        return self.position
+
+    def restore(self, token):
+        self.position = token
+
+
+def test_a_rate_blow_up_goes_back_to_the_older_checkpoint_and_is_halved_once():
+    from lrkit.auto.core import Decision, _final_run
+
+    # checkpoints every 10 steps; the rate spikes step 45, so [30, 40] are kept and the run
+    # goes back to 30: the weights since then were shaped by the rate now judged too high.
+    # Replaying from 30, the hard batch at 31 comes right after the restart: one batch
+    # is no trend, so the rate is not halved again (it used to be, again and again)
+    session = _RateSpikeSession(spike_at=45, stable=0.05, hard_at=31)
+    history: list[Decision] = []
+    lrs, losses, scale = _final_run(session, Meter(200), 0.1, lambda t: 1.0, 100,
+                                    Settings(checkpoints=10), history)
+    assert len(history) == 1
+    assert history[0].data["resumed_at"] == 30 and "at step 45" in history[0].message
+    assert scale == 0.5 and len(losses) == 100 and losses[45] == 0.1
+
+
+class _BadRunSession(BadBatchSession):
+    """Batches ``first .. first + count - 1`` give a nan loss at any rate (a corrupt shard)."""
+
+    def __init__(self, first: int, count: int, **kwargs):
+        super().__init__(bad=-1, **kwargs)
+        self.bad_steps = set(range(first, first + count))
+
+    def step(self, lr: float) -> float:
+        if self.position in self.bad_steps:
+            self.position += 1
+            self.calls += 1
+            return math.nan
+        return super().step(lr)
+
+
+@pytest.mark.parametrize("first", [150, 155])  # at a checkpoint (every 10 steps) and between two
+def test_bad_batches_in_a_row_are_all_passed_over_at_the_rate_as_it_was(first):
+    steps = 200
+    session = _RateSpikeFree = _BadRunSession(first, 2)
+    outcome = run_auto(session, steps, cosine(steps))
+    assert outcome.final_scale == 1.0
+    assert [t for t, v in enumerate(outcome.losses) if math.isnan(v)] == [first, first + 1]
+    assert len(outcome.lrs) == steps and session.calls == outcome.spent <= outcome.limit
+    assert session.loss() < 1e-3
+
+
+def test_a_checkpoint_in_doubt_with_none_older_sends_the_run_back_to_the_start():
+    from lrkit.auto.core import Decision, _final_run
+
+    class Spoiled(_RateSpikeSession):
+        """Scripted losses; a rate above 0.08 at step 15 spoils the weights, unseen, and
+        once the run has gone back once, spoiled weights blow up at step 25."""
+
+        def __init__(self):
+            super().__init__(spike_at=33, stable=0.0, hard_at=-1)  # 33 blows up, once
+            self.spoiled = False
+            self.went_back = False
+
+        def step(self, lr):
+            t = self.position
+            if t == 15 and lr > 0.08:
+                self.spoiled = True
+            if t == 33 and self.went_back:
+                self.position += 1
+                return 0.1
+            value = super().step(lr)
+            return 100.0 if t == 25 and self.spoiled and self.went_back else value
+
+        def snapshot(self):
+            return self.position, self.spoiled
+
+        def restore(self, token):
+            self.position, self.spoiled = token
+            self.went_back = True
+
+    session = Spoiled()
+    history: list[Decision] = []
+    lrs, losses, scale = _final_run(session, Meter(400), 0.1, lambda t: 1.0, 100,
+                                    Settings(checkpoints=10), history)
+    # 33 blows up: back to 20 (the older of [20, 30]). From 20, step 25 blows up, and again
+    # after a halving: 20 is the one checkpoint kept and halving from it did not help, so it
+    # is in doubt and the run goes back to the start, where a lower rate leaves 15 unspoiled
+    assert [d.data["resumed_at"] for d in history] == [20, 20, 0]
+    assert len(losses) == 100 and not session.spoiled and scale == 0.125

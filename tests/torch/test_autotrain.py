@@ -224,3 +224,40 @@ def test_adagrad_races_short_but_trains_long_at_a_larger_rate():
     race = next(d for d in result.history if d.phase == "race")
     assert race.data["gain"] == pytest.approx(math.sqrt(200 / race.data["horizon"]))
     assert "optimizer's smaller steps" in race.message
+
+
+def test_going_back_to_the_older_checkpoint_replays_the_same_batches():
+    # the final run keeps two checkpoints and, when the rate is to blame, goes back to the
+    # older one; a checkpoint taken during that replay must not release its batches
+    from lrkit.torch.autotrain import TorchSession, _Tape
+
+    data = [(torch.full((4, 8), float(i)), torch.zeros(4, 1)) for i in range(200)]
+    seen: list[float] = []
+
+    def loss_fn(model, batch):
+        seen.append(float(batch[0][0, 0]))
+        return mse(model, batch)
+
+    model = make_model()
+    session = TorchSession(model, torch.optim.SGD(model.parameters(), lr=0.0), loss_fn,
+                           _Tape(iter(data), keep=4), [], 10_000)
+    for _ in range(30):
+        session.step(0.0)
+    older = session.snapshot()
+    for _ in range(10):
+        session.step(0.0)
+    session.snapshot()  # the latest, dropped by the algorithm when it goes back past it
+    for _ in range(5):
+        session.step(0.0)
+    session.restore(older)
+    first = len(seen)
+    for _ in range(10):
+        session.step(0.0)
+    session.snapshot()  # taken during the replay: [older, this one] are kept
+    for _ in range(5):
+        session.step(0.0)
+    session.restore(older)  # a second rollback to the older checkpoint
+    second = len(seen)
+    for _ in range(15):
+        session.step(0.0)
+    assert seen[first:first + 15] == seen[second:second + 15] == [float(i) for i in range(30, 45)]

@@ -20,7 +20,8 @@ class BlowUp:
     (far above where training started, by more than its progress, its noise and its own
     size), and training lost its progress when the moving average (``beta``,
     bias-corrected) had fallen below ``ref`` by more than ``max(0.1 |ref|, 2 noise)`` and
-    is back above ``ref`` (a network that died after a spike).
+    is back above ``ref`` (a network that died after a spike). Both are trends, judged only
+once the moving average holds ``warmup`` losses since the last :meth:`restart`.
 
     >>> watch = BlowUp(warmup=4)
     >>> [watch.update(v) for v in (2.0, 2.1, 1.9, 2.0, 1.5, 1.0, 0.8, 40.0)]
@@ -75,6 +76,10 @@ class BlowUp:
         if loss > self.ref + max(3 * progress, 10 * self.noise, abs(self.ref), 1e-12):
             self.reason = "spike"
             return True
+        if self.averaged < self.warmup:
+            # right after a restart the bias-corrected average is one or two batches: a
+            # single hard batch would read as a trend (and, at a rollback, as a rate to halve)
+            return False
         if self.ref - smoothed > max(0.1 * abs(self.ref), 2 * self.noise):
             self.fell = True
         if self.fell and smoothed > self.ref:

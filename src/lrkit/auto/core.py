@@ -29,8 +29,8 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    then scaled up by that gain, never above the edge where the sweep blew up, before it
    meets the suggestion.
 3. final: the pick trains the model for ``steps`` steps on the full schedule. If the
-   loss blows up, training resumes from the last checkpoint at half the scale, while
-   budget lasts; a batch that blows up at any rate is passed over instead (see
+   loss blows up, training goes back to the older of its two checkpoints at half the
+   scale, while budget lasts; a batch that blows up at any rate is passed over instead (see
    :func:`_final_run`).
 """
 
@@ -48,6 +48,10 @@ from lrkit.auto.blowup import BlowUp
 from lrkit.auto.budget import Meter
 from lrkit.auto.edge import Edge, find_edge
 from lrkit.auto.race import compressed_multipliers, parabola_minimum, walk_race
+
+#: batches in a row the final run passes over on one checkpoint's weights before it takes
+#: the weights, not the batches, to be at fault
+MAX_PASS_OVERS = 3
 
 
 class Session(Protocol):
@@ -334,23 +338,29 @@ def _final_run(
 ) -> tuple[list[float], list[float], float]:
     """Train ``steps`` steps at ``lr * scale * schedule(t)``.
 
-    When the loss blows up, training goes back to the last checkpoint and carries on at
-    half the scale. The steps lost come out of the budget; when what is left cannot pay for
-    the rest of the schedule at one step per step, the rest of the schedule is compressed
-    onto the calls left, so the run still ends on the schedule's final rate (a decayed
-    model, never one cut off mid-schedule).
+    When the loss blows up, training goes back to the older of the two checkpoints it
+    keeps and carries on at half the scale: the weights since then were shaped by the rate
+    now judged too high, and a loss that looked healthy does not clear them (a memorised
+    batch, weights grown large). The steps lost come out of the budget; when what is left
+    cannot pay for the rest of the schedule at one step per step, the rest of the schedule
+    is compressed onto the calls left, so the run still ends on the schedule's final rate
+    (a decayed model, never one cut off mid-schedule).
 
     A bad batch is told from a bad rate by the weights: the loss of step t is taken before
-    update t, so a non-finite loss at the very step of a checkpoint, or a spiking one at
-    the step of a checkpoint taken healthy once the blow-up test had its reference, comes
-    from that step's batch. A
+    update t, so a non-finite loss with no update since a checkpoint (at its very step, or
+    right after batches passed over there), or a spiking one when the checkpoint was taken
+    healthy once the blow-up test had its reference, comes from that step's batch. A
     session with ``skip()`` then passes over the batch (its loss recorded as nan) instead
-    of lowering the rate, once per checkpoint; and if that step is the one whose blow-up
+    of lowering the rate, up to ``MAX_PASS_OVERS`` (3) in a row on one checkpoint's
+    weights; past that, the weights, not the batches, are at fault: the pass-overs are
+    undone and the run goes back further. If the step passed over is the one whose blow-up
     caused the last halving, the halving is undone. After a halving the replay takes a
-    checkpoint just before the step that blew up (when healthy there), so a batch that
-    blows up at any rate is caught at it. A blow-up with no update since the latest
-    checkpoint that is not blamed on a batch puts that checkpoint's weights in doubt: the
-    run goes back to the one before it (two are kept).
+    checkpoint just before the step that blew up, so a batch that blows up at any rate is
+    caught there. When the one checkpoint kept is in doubt (no update since it, or the same
+    step blew up from it again after a halving), the run goes back to the start. A session
+    without ``skip()`` whose batch blows up before any update twice stops there, on the
+    weights from before that batch: no rate can help, and halving on would only spend the
+    budget.
     """
     check_positive("lr", lr)
     every = max(1, steps // settings.checkpoints)
@@ -360,12 +370,15 @@ def _final_run(
     clock = 0.0  # position on the schedule; advances by more than 1 per step once compressed
     # (step index, clock, token, vouched: taken healthy against an established reference)
     checkpoints: list[tuple[int, float, Any, bool]] = [(0, clock, session.snapshot(), False)]
+    origin = checkpoints[0]  # the last resort when the one checkpoint kept is in doubt
     watch = BlowUp()
     stride = 1.0
     skip = getattr(session, "skip", None)
     skipped: set[int] = set()
-    skip_spent: set[int] = set()  # checkpoints whose one pass-over is used
     halved_for: int | None = None  # the step whose blow-up caused the last halving
+    last_rollback: tuple[int, int] | None = None  # (step that blew up, step resumed from)
+    unskippable: set[int] = set()  # steps blamed once in a session that cannot skip()
+    trained: set[int] = set()  # steps whose batch trained without blowing up, on some pass
     while len(lrs) < steps and clock < steps:
         rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
         if len(lrs) in skipped:
@@ -381,24 +394,52 @@ def _final_run(
         if watch.update(loss):
             failed_at = len(lrs)
             latest, _, _, vouched = checkpoints[-1]
-            # a spike needs a reference it can be trusted against; a nan or inf does not
-            blamable = watch.reason == "nonfinite" or (vouched and watch.reason == "spike")
-            if skip is not None and blamable and failed_at == latest and latest not in skip_spent:
-                skip_spent.add(latest)
+            # a spike needs a reference it can be trusted against; a nan or inf does not. A
+            # batch that trained without trouble on an earlier pass is not one that blows up
+            # at any rate: the weights it meets now are to blame
+            blamable = failed_at not in trained and (
+                watch.reason == "nonfinite" or (vouched and watch.reason == "spike"))
+            # no update since the latest checkpoint (every step since was passed over):
+            # the loss is the checkpoint's weights' on this batch, and no rate played a part
+            untouched = all(t in skipped for t in range(latest, failed_at))
+            on_its_weights = blamable and untouched
+            if skip is not None and on_its_weights and failed_at - latest < MAX_PASS_OVERS:
                 skipped.add(failed_at)
                 what = f"the batch of step {failed_at} blows up at any rate: passing over it"
                 if halved_for == failed_at:
                     scale *= 2.0
                     halved_for = None
                     what += ", at the rate it had before"
+            elif skip is None and on_its_weights and latest in unskippable:
+                # the batch blows up before any update for the second time, and the session
+                # cannot pass over it: no rate can help
+                session.restore(checkpoints[-1][2])
+                history.append(Decision(
+                    "final",
+                    f"loss blew up ({loss:.4g}) at step {failed_at} before any update"
+                    " again: its batch blows up at any rate and the "
+                    "session cannot pass over a batch (it has no skip()); stopped there",
+                    {"stopped_at": failed_at, "scale": scale},
+                ))
+                break
             else:
-                untouched = all(t in skipped for t in range(latest, failed_at))
+                if skip is None and on_its_weights:
+                    unskippable.add(latest)
                 if untouched:
-                    # the weights blew up without an update: the batch passed over there
-                    # was not to blame after all, and the checkpoint is not to be trusted
-                    skipped.discard(latest)
-                    if len(checkpoints) > 1:
-                        checkpoints.pop()
+                    # the checkpoint's weights blew up on more batches in a row than are
+                    # likely to be bad, or not in a way a batch explains: the batches passed
+                    # over there were not to blame after all, the weights are
+                    skipped.difference_update(range(latest, failed_at))
+                # the rate is to blame, and the weights it shaped since the older checkpoint
+                # may be damaged although their loss looked healthy (large weights, a
+                # memorised batch): go back to that one. When only one is kept and it is in
+                # doubt (no update since it, or the same step blew up from it again after
+                # a halving), go back to the start, whose weights the rate never touched
+                target = checkpoints[-2] if len(checkpoints) > 1 else checkpoints[-1]
+                in_doubt = target[0] > 0 and (last_rollback == (failed_at, target[0])
+                                              or (untouched and len(checkpoints) == 1))
+                checkpoints = [origin if in_doubt else target]
+                last_rollback = (failed_at, checkpoints[-1][0])
                 scale *= 0.5
                 halved_for = failed_at
                 what = f"resumed from step {checkpoints[-1][0]} at half the rate"
@@ -419,13 +460,16 @@ def _final_run(
                  "skipped": sorted(skipped)},
             ))
             continue
+        trained.add(len(lrs))
         lrs.append(rate)
         losses.append(loss)
         clock += stride
         at = len(lrs)
-        # a checkpoint every `every` steps, and one just before the step whose blow-up caused
-        # a halving, to judge that step when it comes again; only while healthy
-        if at > checkpoints[-1][0] and (at % every == 0 or at == halved_for) and watch.healthy():
-            vouched = not math.isnan(watch.ref)
+        # a checkpoint every `every` steps while healthy, and one just before the step whose
+        # blow-up caused a halving, to judge that step when it comes again (healthy or not:
+        # a nan there is its batch's all the same, a spike only when vouched for)
+        healthy = watch.healthy()
+        if at > checkpoints[-1][0] and ((at % every == 0 and healthy) or at == halved_for):
+            vouched = healthy and not math.isnan(watch.ref)
             checkpoints = [*checkpoints[-1:], (at, clock, session.snapshot(), vouched)]
     return lrs, losses, scale

@@ -253,8 +253,8 @@ class TorchSession:
         self.cursor += 1
 
     def snapshot(self) -> tuple[Snapshot, int]:
-        # the algorithm goes back at most to the snapshot before the latest: batches older
-        # than that one are never replayed
+        # the algorithm keeps two checkpoints: the one it last took or went back to, and
+        # this one. Batches older than the first are never replayed
         self.tape.release_before(min(self._previous_snapshot, self.cursor))
         self._previous_snapshot = self.cursor
         return Snapshot.take(self.model, self.optimizer), self.cursor
@@ -263,6 +263,9 @@ class TorchSession:
         snapshot, cursor = token
         snapshot.restore(self.model, self.optimizer)
         self.cursor = cursor
+        # gone back past a checkpoint (which the algorithm then drops): the next snapshot
+        # must keep the batches from this one on
+        self._previous_snapshot = cursor
 
 
 def default_schedule(steps: int) -> Any:
