@@ -257,6 +257,7 @@ def run_auto(
     # 3. the final run, from the start snapshot; a session that can rewind its data gives
     # the final run the data in its own order, so it is the plain run at the chosen rate
     session.restore(start)
+    start = None  # freed: the final run keeps its own snapshot of the start
     rewind = getattr(session, "rewind", None)
     if rewind is not None:
         rewind()
