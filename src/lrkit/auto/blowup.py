@@ -20,8 +20,9 @@ class BlowUp:
     (far above where training started, by more than its progress, its noise and its own
     size), and training lost its progress when the moving average (``beta``,
     bias-corrected) had fallen below ``ref`` by more than ``max(0.1 |ref|, 2 noise)`` and
-    is back above ``ref`` (a network that died after a spike). Both are trends, judged only
-once the moving average holds ``warmup`` losses since the last :meth:`restart`.
+    is back above ``ref`` (a network that died after a spike). That verdict is about a
+    trend, so it is given only once the moving average holds ``warmup`` losses since the
+    last :meth:`restart`; a spike is judged at once.
 
     >>> watch = BlowUp(warmup=4)
     >>> [watch.update(v) for v in (2.0, 2.1, 1.9, 2.0, 1.5, 1.0, 0.8, 40.0)]

@@ -345,23 +345,25 @@ def _final_run(
     batch, weights grown large). The steps lost come out of the budget; when what is left
     cannot pay for the rest of the schedule at one step per step, the rest of the schedule
     is compressed onto the calls left, so the run still ends on the schedule's final rate
-    (a decayed model, never one cut off mid-schedule).
+    (a decayed model, not one cut off mid-schedule, unless the run stops: below).
 
     A bad batch is told from a bad rate by the weights: the loss of step t is taken before
     update t, so a non-finite loss with no update since a checkpoint (at its very step, or
     right after batches passed over there), or a spiking one when the checkpoint was taken
     healthy once the blow-up test had its reference, comes from that step's batch. A
     session with ``skip()`` then passes over the batch (its loss recorded as nan) instead
-    of lowering the rate, up to ``MAX_PASS_OVERS`` (3) in a row on one checkpoint's
-    weights; past that, the weights, not the batches, are at fault: the pass-overs are
-    undone and the run goes back further. If the step passed over is the one whose blow-up
-    caused the last halving, the halving is undone. After a halving the replay takes a
+    of lowering the rate: any number in a row for non-finite losses, up to
+    ``MAX_PASS_OVERS`` (3) spikes in a row on one checkpoint's weights; past that, the
+    weights, not the batches, are at fault: the pass-overs are undone and the run goes
+    back further. If the step passed over is the one whose blow-up caused the last
+    halving and its loss is not finite, the halving is undone. After a halving the replay takes a
     checkpoint just before the step that blew up, so a batch that blows up at any rate is
     caught there. When the one checkpoint kept is in doubt (no update since it, or the same
-    step blew up from it again after a halving), the run goes back to the start. A session
-    without ``skip()`` whose batch blows up before any update twice stops there, on the
-    weights from before that batch: no rate can help, and halving on would only spend the
-    budget.
+    step blew up from it again after a halving), the run goes back to the start and
+    forgets which batches it passed over or trained on (a session need not replay the
+    same batches that far back). A session without ``skip()`` whose batch gives a
+    non-finite loss before any update twice stops there, on the weights from before that
+    batch: no rate can help, and halving on would only spend the budget.
     """
     check_positive("lr", lr)
     every = max(1, steps // settings.checkpoints)
@@ -404,16 +406,25 @@ def _final_run(
             # the loss is the checkpoint's weights' on this batch, and no rate played a part
             untouched = all(t in skipped for t in range(latest, failed_at))
             on_its_weights = blamable and untouched
-            if skip is not None and on_its_weights and failed_at - latest < MAX_PASS_OVERS:
+            # a nan or inf on weights that gave finite losses is the data's, however many
+            # batches in a row; a spike is judged against a reference that can be off, so
+            # only a few in a row are taken for the batches' before the weights are doubted
+            passable = watch.reason == "nonfinite" or failed_at - latest < MAX_PASS_OVERS
+            if skip is not None and on_its_weights and passable:
                 skipped.add(failed_at)
                 what = f"the batch of step {failed_at} blows up at any rate: passing over it"
-                if halved_for == failed_at:
+                # a non-finite loss there was the batch's all along: the halving it caused is
+                # undone. A finite spike may still be the weights' that the halved rate
+                # shaped (it is no lower than needed): the halving stands
+                if halved_for == failed_at and watch.reason == "nonfinite":
                     scale *= 2.0
                     halved_for = None
                     what += ", at the rate it had before"
-            elif skip is None and on_its_weights and latest in unskippable:
-                # the batch blows up before any update for the second time, and the session
-                # cannot pass over it: no rate can help
+            elif (skip is None and on_its_weights and watch.reason == "nonfinite"
+                  and latest in unskippable):
+                # the batch's loss is not finite before any update, for the second time, and
+                # the session cannot pass over it: no rate can help (a finite spike could
+                # still be the weights' the rate shaped, and is halved on)
                 session.restore(checkpoints[-1][2])
                 history.append(Decision(
                     "final",
@@ -424,7 +435,7 @@ def _final_run(
                 ))
                 break
             else:
-                if skip is None and on_its_weights:
+                if skip is None and on_its_weights and watch.reason == "nonfinite":
                     unskippable.add(latest)
                 if untouched:
                     # the checkpoint's weights blew up on more batches in a row than are
@@ -440,6 +451,12 @@ def _final_run(
                 in_doubt = target[0] > 0 and (last_rollback == (failed_at, target[0])
                                               or (untouched and len(checkpoints) == 1))
                 checkpoints = [origin if in_doubt else target]
+                if in_doubt:
+                    # a session need not replay the same batches this far back (the torch
+                    # adapter keeps them only from the older checkpoint on): what was learnt
+                    # about the batches of the steps after the start no longer holds
+                    skipped.clear()
+                    trained.clear()
                 last_rollback = (failed_at, checkpoints[-1][0])
                 scale *= 0.5
                 halved_for = failed_at
