@@ -76,8 +76,10 @@ def test_the_final_run_keeps_its_promises(run):
     assert session.calls == meter.spent <= meter.limit
     assert len(lrs) == len(losses) <= run["steps"]
     passed_over = {t for t, v in enumerate(losses) if math.isnan(v)}
-    stopped = any("stopped" in d.message for d in history)
-    assert not stopped or not run["can_skip"]  # only a session that cannot skip stops
+    stops = [d.data["stopped_at"] for d in history if "stopped_at" in d.data]
+    # only a session that cannot skip stops, and only at a batch whose loss is not finite
+    # (a spike, even at a checkpoint's own step, may be the weights' a too-high rate shaped)
+    assert not stops or (not run["can_skip"] and set(stops) <= run["bad"])
     if run["stable"] > 1.0:
         # no rate is too high: only the bad batches are passed over, and the rate is
         # halved for good only when the budget cut the replay short (the rest of the
