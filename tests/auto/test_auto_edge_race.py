@@ -157,3 +157,17 @@ def test_walk_rejects_a_spacing_that_would_climb_above_the_top():
 def test_walk_rejects_an_infinite_spacing():
     with pytest.raises(ValueError, match="spacing"):
         walk_race(lambda lr: 0.0, top=1.0, slots=5, spacing=math.inf)
+
+
+def test_a_cliff_above_the_best_moves_the_pick_halfway_down():
+    from lrkit.auto.core import _pick
+
+    # scores rise by 0.02 below the best and by 1.0 above it: a cliff above
+    lr, why = _pick([(0.01, 0.52), (0.03, 0.50), (0.09, 1.50)], bracketed=True)
+    assert lr == pytest.approx(math.sqrt(0.01 * 0.03)) and "cliff above" in why
+    # a cliff below (too small a rate is what hurts): the best itself, not a step up
+    lr, _ = _pick([(0.01, 1.50), (0.03, 0.50), (0.09, 0.52)], bracketed=True)
+    assert lr == pytest.approx(0.03)
+    # a smooth valley: the parabola's minimum, between the neighbours
+    lr, why = _pick([(0.01, 0.60), (0.03, 0.50), (0.09, 0.62)], bracketed=True)
+    assert 0.01 < lr < 0.09 and lr != pytest.approx(0.03) and "parabola" in why

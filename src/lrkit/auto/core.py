@@ -304,6 +304,10 @@ def _pick(candidates: Sequence[tuple[float, float]], *, bracketed: bool) -> tupl
     The best-scoring candidate, refined by a parabola through it and its neighbours in
     log rate when the valley is smooth (not when one side is a cliff, where the parabola
     would be pulled away from the cliff by its height, not by the valley's shape). When
+    the cliff is above (the next larger rate scores far worse, the next smaller one only a
+    little), the pick is the geometric midpoint of the best and the rate below it: the
+    full run holds the peak rate far longer than the race, closer to the cliff costs more
+    than it did there, and the gentle side costs little. When
     the sweep never blew up (``bracketed`` False) and the largest candidate wins, that
     win is not trusted: short horizons favour large rates, and nothing above it was seen
     to fail, so the next one down is taken.
@@ -325,6 +329,12 @@ def _pick(candidates: Sequence[tuple[float, float]], *, bracketed: bool) -> tupl
             refined = parabola_minimum(np.log(lrs[best - 1:best + 2]), [a, b, c])
             if refined is not None:
                 return float(math.exp(refined)), "best held-back loss, refined by a parabola"
+        elif np.isfinite(a) and c - b > a - b:
+            # a cliff above, a gentle slope below: the race's best sits at the cliff's foot,
+            # and a full run holds its peak far longer than a race. Halfway down the gentle
+            # side costs little and keeps away from it
+            return (float(math.sqrt(lrs[best - 1] * lrs[best])),
+                    "best held-back loss next to a cliff above: halfway to the rate below")
     return float(lrs[best]), "best held-back loss"
 
 
