@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lrkit.bench.methods import METHODS
 from lrkit.problems import get
 from lrkit.problems.grid import grid_search
-from lrkit.torch.autotrain import autotrain
 
 
 def main() -> None:
@@ -48,20 +48,12 @@ def main() -> None:
                                       steps=base.steps * args.factor)
         start = time.perf_counter()
         grid = grid_search(problem, seeds=seeds)
-        held_out, rates, runs = [], [], []
-        for seed in seeds:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                model = problem.make_model(seed)
-                result = autotrain(model, problem.make_optimizer, problem.loss_fn,
-                                   problem.batches(seed), problem.steps, seed=seed)
-                held_out.append(float(problem.evaluate(model)))
-            rates.append(result.lr)
-            runs.append(result.runs)
-        ratio = float(np.mean(held_out)) / grid.best_loss
+        runs = [METHODS["auto"].run(problem, seed) for seed in seeds]
+        ratio = float(np.mean([r.held_out for r in runs])) / grid.best_loss
         ratios.append(ratio)
-        lines.append(f"| {name} | {problem.steps} | {ratio:.3f} | {np.mean(runs):.2f} | "
-                     f"{grid.best_lr:.3g} | {', '.join(f'{r:.3g}' for r in rates)} |")
+        lines.append(f"| {name} | {problem.steps} | {ratio:.3f} | "
+                     f"{np.mean([r.runs for r in runs]):.2f} | {grid.best_lr:.3g} | "
+                     f"{', '.join(f'{r.lr:.3g}' for r in runs)} |")
         print(lines[-1], f"[{time.perf_counter() - start:.0f} s]", flush=True)
     geo = float(np.exp(np.mean(np.log(ratios))))
     lines += [f"| geometric mean | | {geo:.3f} | | | |", ""]
