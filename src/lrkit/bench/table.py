@@ -28,26 +28,18 @@ def rows(result: BenchResult) -> tuple[list[str], list[list[Any]]]:
     return headers, body
 
 
-def _seed_luck(result: BenchResult, others: list[str]) -> list[str]:
-    """Markdown lines: auto's geometric mean against each other method's, with the interval
-    the difference spans when each problem's seeds are resampled (BenchResult.compare)."""
-    lines = [
-        f"How much of each difference is seed luck: auto's geometric mean minus the other "
-        f"method's, and the 90% interval of that difference when each problem's "
-        f"{len(result.seeds)} seeds are resampled with replacement (paired; the grid's best "
-        f"held fixed). An interval that spans 0 is no evidence either way.",
-        "",
-        "| against | difference | 90% interval | auto better in |",
-        "|---|---|---|---|",
-    ]
-    for other in others:
+def _seed_luck(result: BenchResult) -> list[tuple[str, str, str, str]]:
+    """For auto against each other method: the difference of geometric means, the 90%
+    interval it spans when each problem's seeds are resampled (BenchResult.compare) and
+    the share of draws auto came out ahead in, formatted for the tables."""
+    rows = []
+    for other in (m for m in result.methods if m != "auto"):
         c = result.compare("auto", other)
+        difference = f"{c['difference']:+.3f}" if math.isfinite(c["difference"]) else "n/a"
         interval = (f"{c['low']:+.3f} .. {c['high']:+.3f}" if math.isfinite(c["low"])
                     else "n/a (diverged)")
-        difference = f"{c['difference']:+.3f}" if math.isfinite(c["difference"]) else "n/a"
-        lines.append(f"| {other} | {difference} | {interval} | {100 * c['p_better']:.0f}% of draws |")
-    lines.append("")
-    return lines
+        rows.append((other, difference, interval, f"{100 * c['p_better']:.0f}% of draws"))
+    return rows
 
 
 def text_table(result: BenchResult) -> str:
@@ -58,10 +50,8 @@ def text_table(result: BenchResult) -> str:
     if "auto" in result.methods and len(result.methods) > 1:
         text += ("\n\nauto's geometric mean minus each other method's, with the 90% interval "
                  "when seeds are resampled:")
-        for other in (m for m in result.methods if m != "auto"):
-            c = result.compare("auto", other)
-            text += (f"\n  {other:14s} {c['difference']:+.3f}  [{c['low']:+.3f} .. {c['high']:+.3f}]"
-                     f"  auto better in {100 * c['p_better']:.0f}% of draws")
+        for other, difference, interval, ahead in _seed_luck(result):
+            text += f"\n  {other:14s} {difference}  [{interval}]  auto better in {ahead}"
     return text
 
 
@@ -99,7 +89,17 @@ def markdown(result: BenchResult, *, title: str = "lrkit auto against other ways
         lines += [f"- {name}: {'met' if ok else 'NOT met'} ({value})" for name, ok, value in checks]
         lines.append("")
         if others:
-            lines += _seed_luck(result, others)
+            lines += [
+                f"How much of each difference is seed luck: auto's geometric mean minus the "
+                f"other method's, and the 90% interval of that difference when each problem's "
+                f"{len(result.seeds)} seeds are resampled with replacement (paired; the grid's "
+                f"best held fixed). An interval that spans 0 is no evidence either way.",
+                "",
+                "| against | difference | 90% interval | auto better in |",
+                "|---|---|---|---|",
+                *(f"| {' | '.join(row)} |" for row in _seed_luck(result)),
+                "",
+            ]
     notes = []
     if "tune" in result.methods:
         notes.append("`tune` is judged on its best rate trained at the neighbouring seed (seed "
