@@ -407,11 +407,12 @@ def _final_run(
         if watch.update(loss):
             failed_at = len(lrs)
             latest, _, _, vouched = checkpoints[-1]
+            nonfinite = watch.reason == "nonfinite"
             # a spike needs a reference it can be trusted against; a nan or inf does not. A
             # batch that trained without trouble on an earlier pass is not one that blows up
             # at any rate: the weights it meets now are to blame
             blamable = failed_at not in trained and (
-                watch.reason == "nonfinite" or (vouched and watch.reason == "spike"))
+                nonfinite or (vouched and watch.reason == "spike"))
             # no update since the latest checkpoint (every step since was passed over):
             # the loss is the checkpoint's weights' on this batch, and no rate played a part
             untouched = all(t in skipped for t in range(latest, failed_at))
@@ -419,19 +420,18 @@ def _final_run(
             # a nan or inf on weights that gave finite losses is the data's, however many
             # batches in a row; a spike is judged against a reference that can be off, so
             # only a few in a row are taken for the batches' before the weights are doubted
-            passable = watch.reason == "nonfinite" or failed_at - latest < MAX_PASS_OVERS
+            passable = nonfinite or failed_at - latest < MAX_PASS_OVERS
             if skip is not None and on_its_weights and passable:
                 skipped.add(failed_at)
                 what = f"the batch of step {failed_at} blows up at any rate: passing over it"
                 # a non-finite loss there was the batch's all along: the halving it caused is
                 # undone. A finite spike may still be the weights' that the halved rate
                 # shaped (it is no lower than needed): the halving stands
-                if halved_for == failed_at and watch.reason == "nonfinite":
+                if halved_for == failed_at and nonfinite:
                     scale *= 2.0
                     halved_for = None
                     what += ", at the rate it had before"
-            elif (skip is None and on_its_weights and watch.reason == "nonfinite"
-                  and latest in unskippable):
+            elif skip is None and on_its_weights and nonfinite and latest in unskippable:
                 # the batch's loss is not finite before any update, for the second time, and
                 # the session cannot pass over it: no rate can help (a finite spike could
                 # still be the weights' the rate shaped, and is halved on)
@@ -445,7 +445,7 @@ def _final_run(
                 ))
                 break
             else:
-                if skip is None and on_its_weights and watch.reason == "nonfinite":
+                if skip is None and on_its_weights and nonfinite:
                     unskippable.add(latest)
                 if untouched:
                     # the checkpoint's weights blew up on more batches in a row than are
