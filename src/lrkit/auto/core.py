@@ -29,8 +29,9 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    then scaled up by that gain, never above the edge where the sweep blew up, before it
    meets the suggestion.
 3. final: the pick trains the model for ``steps`` steps on the full schedule. If the
-   loss blows up, training goes back to the older of its two checkpoints at half the
-   scale, while budget lasts; a batch that blows up at any rate is passed over instead (see
+   loss blows up, training goes back to the older of its two checkpoints at a lower
+   scale (as far below as the blow-up's growth says the edge is, else half), while budget
+   lasts; a batch that blows up at any rate is passed over instead (see
    :func:`_final_run`).
 """
 
@@ -44,6 +45,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lrkit._validation import check_int, check_positive, check_real
+from lrkit.auto.backoff import FLOOR_WINDOW, backoff_factor
 from lrkit.auto.blowup import BlowUp
 from lrkit.auto.budget import Meter
 from lrkit.auto.edge import Edge, find_edge
@@ -350,9 +352,12 @@ def _final_run(
     """Train ``steps`` steps at ``lr * scale * schedule(t)``.
 
     When the loss blows up, training goes back to the older of the two checkpoints it
-    keeps and carries on at half the scale: the weights since then were shaped by the rate
+    keeps and carries on at a lower scale: the weights since then were shaped by the rate
     now judged too high, and a loss that looked healthy does not clear them (a memorised
-    batch, weights grown large). The steps lost come out of the budget; when what is left
+    batch, weights grown large). The scale falls by the factor
+    :func:`lrkit.auto.backoff.backoff_factor` reads from the geometric growth of the loss
+    before the blow-up (a rate just above the edge grows it slowly and needs only a small
+    step back), within 0.25-0.75, and by half when there is no such growth to read. The steps lost come out of the budget; when what is left
     cannot pay for the rest of the schedule at one step per step, the rest of the schedule
     is compressed onto the calls left, so the run still ends on the schedule's final rate
     (a decayed model, not one cut off mid-schedule, unless the run stops: below).
@@ -366,10 +371,10 @@ def _final_run(
     ``MAX_PASS_OVERS`` (3) spikes in a row on one checkpoint's weights; past that, the
     weights, not the batches, are at fault: the pass-overs are undone and the run goes
     back further. If the step passed over is the one whose blow-up caused the last
-    halving and its loss is not finite, the halving is undone. After a halving the replay takes a
+    step back and its loss is not finite, the step back is undone. After a step back the replay takes a
     checkpoint just before the step that blew up, so a batch that blows up at any rate is
     caught there. When the one checkpoint kept is in doubt (no update since it, or the same
-    step blew up from it again after a halving), the run goes back to the start and
+    step blew up from it again after a step back), the run goes back to the start and
     forgets which batches it passed over or trained on (a session need not replay the
     same batches that far back). A session without ``skip()`` whose batch gives a
     non-finite loss before any update twice stops there, on the weights from before that
@@ -388,7 +393,8 @@ def _final_run(
     stride = 1.0
     skip = getattr(session, "skip", None)
     skipped: set[int] = set()
-    halved_for: int | None = None  # the step whose blow-up caused the last halving
+    lowered_for: int | None = None  # the step whose blow-up caused the last step back
+    factor = 1.0  # the last step back's
     last_rollback: tuple[int, int] | None = None  # (step that blew up, step resumed from)
     unskippable: set[int] = set()  # steps blamed once in a session that cannot skip()
     trained: set[int] = set()  # steps whose batch trained without blowing up, on some pass
@@ -424,12 +430,12 @@ def _final_run(
             if skip is not None and on_its_weights and passable:
                 skipped.add(failed_at)
                 what = f"the batch of step {failed_at} blows up at any rate: passing over it"
-                # a non-finite loss there was the batch's all along: the halving it caused is
-                # undone. A finite spike may still be the weights' that the halved rate
-                # shaped (it is no lower than needed): the halving stands
-                if halved_for == failed_at and nonfinite:
-                    scale *= 2.0
-                    halved_for = None
+                # a non-finite loss there was the batch's all along: the step back it caused
+                # is undone. A finite spike may still be the weights' that the lowered rate
+                # shaped (it is no lower than needed): the step back stands
+                if lowered_for == failed_at and nonfinite:
+                    scale /= factor
+                    lowered_for = None
                     what += ", at the rate it had before"
             elif skip is None and on_its_weights and nonfinite and latest in unskippable:
                 # the batch's loss is not finite before any update, for the second time, and
@@ -456,7 +462,7 @@ def _final_run(
                 # may be damaged although their loss looked healthy (large weights, a
                 # memorised batch): go back to that one. When only one is kept and it is in
                 # doubt (no update since it, or the same step blew up from it again after
-                # a halving), go back to the start, whose weights the rate never touched
+                # a step back), go back to the start, whose weights the rate never touched
                 target = checkpoints[-2] if len(checkpoints) > 1 else checkpoints[-1]
                 in_doubt = target[0] > 0 and (last_rollback == (failed_at, target[0])
                                               or (untouched and len(checkpoints) == 1))
@@ -468,9 +474,15 @@ def _final_run(
                     skipped.clear()
                     trained.clear()
                 last_rollback = (failed_at, checkpoints[-1][0])
-                scale *= 0.5
-                halved_for = failed_at
-                what = f"resumed from step {checkpoints[-1][0]} at half the rate"
+                # a slow geometric rise came from just above the edge, a fast one from far
+                # above it: step back by what the growth says (halve when it says nothing:
+                # a sudden jump, a nan, a trend)
+                factor = backoff_factor([*losses[-FLOOR_WINDOW:], loss])
+                scale *= factor
+                lowered_for = failed_at
+                what = (f"resumed from step {checkpoints[-1][0]} at half the rate" if factor == 0.5
+                        else f"resumed from step {checkpoints[-1][0]} at {factor:.2f}x the rate "
+                        "(from how fast the loss grew)")
             back, clock, token, _ = checkpoints[-1]
             session.restore(token)
             del lrs[back:], losses[back:]
@@ -494,10 +506,10 @@ def _final_run(
         clock += stride
         at = len(lrs)
         # a checkpoint every `every` steps while healthy, and one just before the step whose
-        # blow-up caused a halving, to judge that step when it comes again (healthy or not:
+        # blow-up caused a step back, to judge that step when it comes again (healthy or not:
         # a nan there is its batch's all the same, a spike only when vouched for)
         healthy = watch.healthy()
-        if at > checkpoints[-1][0] and ((at % every == 0 and healthy) or at == halved_for):
+        if at > checkpoints[-1][0] and ((at % every == 0 and healthy) or at == lowered_for):
             vouched = healthy and not math.isnan(watch.ref)
             checkpoints = [*checkpoints[-1:], (at, clock, session.snapshot(), vouched)]
     return lrs, losses, scale
