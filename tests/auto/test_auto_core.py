@@ -506,7 +506,7 @@ def test_a_rate_that_is_too_high_is_lowered_to_just_under_the_edge_never_blamed_
     # the growth of the blow-ups says how far above the edge each rate was: the steps back
     # land just under 0.2 (halving three times would have landed at 0.125)
     assert 0.15 < scale * 1.0 < 0.2
-    assert all("x the rate (from how fast the loss grew)" in d.message for d in history)
+    assert all("x the rate (read from how fast the loss grew)" in d.message for d in history)
     assert all(d.data["skipped"] == [] for d in history)
 
 

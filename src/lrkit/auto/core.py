@@ -45,12 +45,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from lrkit._validation import check_int, check_positive, check_real
-from lrkit.auto.backoff import FLOOR_WINDOW, backoff_factor
+from lrkit.auto.backoff import backoff_factor
 from lrkit.auto.blowup import BlowUp
 from lrkit.auto.budget import Meter
 from lrkit.auto.edge import Edge, find_edge
 from lrkit.auto.race import compressed_multipliers, parabola_minimum, walk_race
 
+#: the final run's step back after a blow-up whose growth cannot be read
+HALVING = 0.5
 #: batches in a row the final run passes over on one checkpoint's weights before it takes
 #: the weights, not the batches, to be at fault
 MAX_PASS_OVERS = 3
@@ -357,10 +359,11 @@ def _final_run(
     batch, weights grown large). The scale falls by the factor
     :func:`lrkit.auto.backoff.backoff_factor` reads from the geometric growth of the loss
     before the blow-up (a rate just above the edge grows it slowly and needs only a small
-    step back), within 0.25-0.75, and by half when there is no such growth to read. The steps lost come out of the budget; when what is left
-    cannot pay for the rest of the schedule at one step per step, the rest of the schedule
-    is compressed onto the calls left, so the run still ends on the schedule's final rate
-    (a decayed model, not one cut off mid-schedule, unless the run stops: below).
+    step back), within 0.25-0.75, and by half when there is no such growth to read. The
+    steps lost come out of the budget; when what is left cannot pay for the rest of the
+    schedule at one step per step, the rest of the schedule is compressed onto the calls
+    left, so the run still ends on the schedule's final rate (a decayed model, not one cut
+    off mid-schedule, unless the run stops: below).
 
     A bad batch is told from a bad rate by the weights: the loss of step t is taken before
     update t, so a non-finite loss with no update since a checkpoint (at its very step, or
@@ -370,15 +373,15 @@ def _final_run(
     of lowering the rate: any number in a row for non-finite losses, up to
     ``MAX_PASS_OVERS`` (3) spikes in a row on one checkpoint's weights; past that, the
     weights, not the batches, are at fault: the pass-overs are undone and the run goes
-    back further. If the step passed over is the one whose blow-up caused the last
-    step back and its loss is not finite, the step back is undone. After a step back the replay takes a
-    checkpoint just before the step that blew up, so a batch that blows up at any rate is
-    caught there. When the one checkpoint kept is in doubt (no update since it, or the same
+    back further. If the step passed over is the one whose blow-up caused the last step
+    back and its loss is not finite, the step back is undone. After a step back the replay
+    takes a checkpoint just before the step that blew up, so a batch that blows up at any
+    rate is caught there. When the one checkpoint kept is in doubt (no update since it, or the same
     step blew up from it again after a step back), the run goes back to the start and
     forgets which batches it passed over or trained on (a session need not replay the
     same batches that far back). A session without ``skip()`` whose batch gives a
     non-finite loss before any update twice stops there, on the weights from before that
-    batch: no rate can help, and halving on would only spend the budget.
+    batch: no rate can help, and lowering it on would only spend the budget.
     """
     check_positive("lr", lr)
     every = max(1, steps // settings.checkpoints)
@@ -440,7 +443,7 @@ def _final_run(
             elif skip is None and on_its_weights and nonfinite and latest in unskippable:
                 # the batch's loss is not finite before any update, for the second time, and
                 # the session cannot pass over it: no rate can help (a finite spike could
-                # still be the weights' the rate shaped, and is halved on)
+                # still be the weights' the rate shaped, and the rate is lowered on it)
                 session.restore(checkpoints[-1][2])
                 history.append(Decision(
                     "final",
@@ -475,14 +478,15 @@ def _final_run(
                     trained.clear()
                 last_rollback = (failed_at, checkpoints[-1][0])
                 # a slow geometric rise came from just above the edge, a fast one from far
-                # above it: step back by what the growth says (halve when it says nothing:
-                # a sudden jump, a nan, a trend)
-                factor = backoff_factor([*losses[-FLOOR_WINDOW:], loss])
+                # above it: step back by what the growth says, or halve when it says
+                # nothing (a sudden jump, a nan, a trend)
+                read = backoff_factor([*losses, loss])
+                factor = HALVING if read is None else read
                 scale *= factor
                 lowered_for = failed_at
-                what = (f"resumed from step {checkpoints[-1][0]} at half the rate" if factor == 0.5
+                what = (f"resumed from step {checkpoints[-1][0]} at half the rate" if read is None
                         else f"resumed from step {checkpoints[-1][0]} at {factor:.2f}x the rate "
-                        "(from how fast the loss grew)")
+                        "(read from how fast the loss grew)")
             back, clock, token, _ = checkpoints[-1]
             session.restore(token)
             del lrs[back:], losses[back:]
