@@ -66,7 +66,9 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else math.inf
 
 
-def _auto(problem: Any, seed: int) -> MethodRun:
+def auto_run(problem: Any, seed: int, *, budget: float = 1.5) -> MethodRun:
+    """lrkit auto on ``problem`` at ``seed`` with ``budget`` runs (the ``auto`` method
+    at its default budget; other budgets for ``benchmarks/auto_budget.py``)."""
     import torch
 
     from lrkit.torch.autotrain import autotrain
@@ -75,7 +77,7 @@ def _auto(problem: Any, seed: int) -> MethodRun:
         torch.manual_seed(seed)
         model = problem.make_model(seed)
         result = autotrain(model, problem.make_optimizer, problem.loss_fn, problem.batches(seed),
-                           problem.steps, seed=seed)
+                           problem.steps, seed=seed, budget=budget)
         held_out = float(problem.evaluate(model))
     return MethodRun(_finite(held_out), result.runs, result.lr)
 
@@ -194,7 +196,7 @@ def _schedulefree(problem: Any, seed: int) -> MethodRun:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("auto", "lrkit auto (autotrain, budget 1.5 runs)", _auto),
+        Method("auto", "lrkit auto (autotrain, budget 1.5 runs)", auto_run),
         Method("finder", "range test default rule + one run", _finder),
         Method("tune", "lrkit tune, 4 runs", _tune, extra="optuna"),
         Method("default", "the optimizer's default rate", _default),
