@@ -80,6 +80,21 @@ def test_methods_accept_commas_and_run_a_repeated_name_once():
         get_methods(["auto,"])
 
 
+def test_auto_budget_sets_what_auto_may_spend():
+    problem = make_problem()
+    [default] = get_methods(["auto"])
+    [larger] = get_methods(["auto"], auto_budget=2.5)
+    assert "budget 2.5 runs" in larger.description
+    assert default.run(problem, 0).runs <= 1.5 + 1e-9
+    assert 1.5 < larger.run(problem, 0).runs <= 2.5 + 1e-9
+    # the other methods are the registry's own
+    assert get_methods(["default"], auto_budget=2.5) == get_methods(["default"])
+    with pytest.raises(ValueError, match="auto_budget"):
+        get_methods(["auto"], auto_budget=0.5)
+    with pytest.raises(TypeError, match="auto_budget"):
+        get_methods(["auto"], auto_budget="2")
+
+
 def test_tune_is_judged_on_its_pick_trained_at_the_neighbouring_seed():
     pytest.importorskip("optuna")
     from lrkit.problems.train import train

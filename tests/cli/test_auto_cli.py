@@ -61,6 +61,18 @@ def test_bench_writes_markdown_and_png(problem_spec, tmp_path, capsys, monkeypat
     assert main(["bench", "--problem", problem_spec, "--methods", "nope"]) == 2
 
 
+def test_bench_auto_budget(problem_spec, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LRKIT_CACHE", str(tmp_path / "cache"))
+    assert main(["bench", "--problem", problem_spec, "--methods", "auto", "--auto-budget", "2.5",
+                 "--out", "none", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert 1.5 < payload["summary"]["auto"]["cost_runs"] <= 2.5
+    assert main(["bench", "--problem", problem_spec, "--methods", "auto", "--auto-budget", "0.5",
+                 "--out", "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "auto_budget" in err[0] and "0.5" in err[0]
+
+
 def test_a_schedule_that_ends_early_is_one_warning_line(problem_spec, capsys):
     assert main(["auto", "--problem", problem_spec, "--schedule", "cosine(10)", "--json",
                  "--out", "none"]) == 0

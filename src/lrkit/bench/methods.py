@@ -21,12 +21,14 @@ Every method trains the problem's own model (``make_model(seed)``) on its own da
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lrkit._optional import require
+from lrkit._validation import check_real
 
 FINDER_STEPS = 100
 TUNE_RUNS = 4.0
@@ -209,8 +211,26 @@ METHODS: dict[str, Method] = {
 }
 
 
-def get_methods(names: list[str] | None) -> list[Method]:
-    """The methods named (all available ones when ``names`` is None), in the given order."""
+def get_methods(names: list[str] | None, *, auto_budget: float = 1.5) -> list[Method]:
+    """The methods named (all available ones when ``names`` is None), in the given order;
+    ``auto`` runs lrkit auto with ``auto_budget`` runs (at least 1).
+
+    >>> [m.description for m in get_methods(["auto"], auto_budget=2)]
+    ['lrkit auto (autotrain, budget 2 runs)']
+    """
+    auto_budget = check_real("auto_budget", auto_budget)
+    if auto_budget < 1.0:
+        raise ValueError(f"`auto_budget` must be >= 1 (the final run alone costs one run), "
+                         f"but got auto_budget={auto_budget!r}")
+    chosen = _named(names)
+    if auto_budget == 1.5:
+        return chosen
+    auto = Method("auto", f"lrkit auto (autotrain, budget {auto_budget:g} runs)",
+                  functools.partial(auto_run, budget=auto_budget))
+    return [auto if m.name == "auto" else m for m in chosen]
+
+
+def _named(names: list[str] | None) -> list[Method]:
     if names is None:
         return [m for m in METHODS.values() if m.available()]
     methods = []

@@ -16,6 +16,7 @@ EPILOG = """\
 examples:
   lrkit bench --problem digits-mlp --methods auto default
   lrkit bench --problem all --out docs/benchmarks/auto.md      # the full table (slow)
+  lrkit bench --problem digits-cnn --methods auto tune --auto-budget 2
 methods: auto, finder, tune, default, and with the 'bench' extra prodigy, dadapt, dog, ldog,
 schedulefree. The reference grid (4 rates per decade, every seed) is cached under
 .lrkit-cache/grid (or $LRKIT_CACHE), so a second run only pays for the methods."""
@@ -36,6 +37,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                         help="methods to compare (default: every available one)")
     parser.add_argument("--seeds", type=int, default=4, help="seeds per figure, at least 4 (default 4)")
+    parser.add_argument("--auto-budget", type=float, default=1.5, metavar="RUNS",
+                        help="the budget lrkit auto gets, in runs (default 1.5)")
     parser.add_argument("--out", default="bench.md", metavar="PATH.md",
                         help="Markdown file to write (default bench.md; the PNG goes beside it); "
                         "'none' to skip")
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from lrkit.problems import names
 
     problems = names() if args.problem == ["all"] else list(args.problem)
-    methods = get_methods(args.methods)
+    methods = get_methods(args.methods, auto_budget=args.auto_budget)
     result = run_bench(problems, methods, seeds=args.seeds, progress=show_progress(args))
     out = None if args.out.lower() == "none" else Path(args.out)
     if out is not None:
