@@ -107,3 +107,12 @@ def test_a_clean_geometric_rise_gives_the_edge_of_its_growth(growth, floor, unit
 def test_whatever_the_losses_it_reads_nothing_or_a_factor_within_its_bounds(losses):
     factor = backoff_factor(losses)
     assert factor is None or 0.25 <= factor <= 0.75
+
+
+@pytest.mark.parametrize(("kwargs", "named"), [
+    ({"lowest": 0.0}, "lowest"), ({"lowest": math.nan}, "lowest"), ({"highest": 1.5}, "highest"),
+    ({"lowest": 0.8}, "highest"),  # above the default highest, 0.75
+])
+def test_bad_bounds_are_named(kwargs, named):
+    with pytest.raises(ValueError, match=named):
+        backoff_factor([1.0] * 10, **kwargs)

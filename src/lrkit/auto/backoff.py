@@ -37,6 +37,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lrkit._validation import check_range
+
 #: a step of the rise grows the excess over the floor by at least this factor
 GROWTH_FACTOR = 1.1
 #: rising steps in a row needed to call it geometric growth
@@ -55,6 +57,8 @@ def backoff_factor(
     ``g`` of the excess over the floor in the geometric rise that ends at the last loss,
     clipped to ``[lowest, highest]``; ``None`` when there is no such rise to read (see the
     module doc)."""
+    lowest = check_range("lowest", lowest, 0.0, 1.0, low_open=True)
+    highest = check_range("highest", highest, lowest, 1.0)
     values = np.asarray(losses, dtype=float)
     end = len(values) - 1
     if end < MIN_RISES + 1 or not np.isfinite(values[-MIN_RISES - 1:]).all():
