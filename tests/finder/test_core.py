@@ -95,6 +95,11 @@ def test_without_divergence_the_default_stays_below_the_last_rate():
     assert result.stop_reason == "end" and result.divergence_lr is None
     assert result.suggestion is not None and result.suggestion <= 0.05 / 10 * 1.0001
     assert "never blew up" in result.note and "note:" in str(result)
+    # the cap is a default, not a reading: the band reaches down to the shape-reading rules
+    low, high = result.band
+    shape = [result.suggestions[r] for r in ("steepest", "valley") if result.suggestions[r]]
+    assert shape and low == pytest.approx(min([low, *shape])) and low <= min(shape)
+    assert low <= result.suggestion <= high
 
 
 def test_result_is_frozen_and_read_only():

@@ -191,8 +191,15 @@ def analyze(
         note = "no rule could read the curve"
     if suggestion is not None and divergence_lr is None:
         note = ("the loss never blew up within the sweep, so the suggestion is capped at "
-                f"{rules.NO_EDGE_FRACTION:g}x the last rate tried; raise `end` for a sharper reading")
+                f"{rules.NO_EDGE_FRACTION:g}x the last rate tried and the band reaches down to "
+                "the rules that read the curve's shape; raise `end` for a sharper reading")
     band = None if suggestion is None else _band(suggestion, suggestions, divergence_lr)
+    if band is not None and divergence_lr is None:
+        # without an edge the cap is a default, not a reading: where the curve fell fastest
+        # (steepest, valley) is as good a guess, and on a loss that keeps falling as the
+        # rate grows (logistic regression's) the best rate can sit down there
+        shape = [suggestions[r] for r in ("steepest", "valley") if suggestions[r] is not None]
+        band = (min(band[0], *shape), band[1])
     return RangeTestResult(
         lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=stop_reason,
         divergence_lr=divergence_lr, divergence_index=onset, suggestion=suggestion,
