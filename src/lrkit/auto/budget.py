@@ -16,7 +16,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lrkit._validation import check_int
+from lrkit._validation import check_int, check_real
+
+#: lrkit auto's default budget, in runs: the target cost of the hands-off mode
+DEFAULT_BUDGET = 1.5
+
+
+def check_budget(name: str, value: object) -> float:
+    """A budget in runs: a real number of at least 1 (the final run alone costs one run).
+
+    >>> check_budget("budget", 2)
+    2.0
+    """
+    value = check_real(name, value)
+    if value < 1.0:
+        raise ValueError(f"`{name}` must be >= 1 (the final run alone costs one run), "
+                         f"but got {name}={value!r}")
+    return value
 
 
 class BudgetExceeded(RuntimeError):

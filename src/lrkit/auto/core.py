@@ -44,10 +44,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lrkit._validation import check_int, check_positive, check_real
+from lrkit._validation import check_int, check_positive
 from lrkit.auto.backoff import backoff_factor
 from lrkit.auto.blowup import BlowUp
-from lrkit.auto.budget import Meter
+from lrkit.auto.budget import DEFAULT_BUDGET, Meter, check_budget
 from lrkit.auto.edge import Edge, find_edge
 from lrkit.auto.race import compressed_multipliers, parabola_minimum, walk_race
 
@@ -160,14 +160,12 @@ def run_auto(
     steps: int,
     schedule: Callable[[int], float],
     *,
-    budget: float = 1.5,
+    budget: float = DEFAULT_BUDGET,
     settings: Settings | None = None,
 ) -> Outcome:
     """Search a peak rate and train ``steps`` steps at it on ``schedule``; see the module doc."""
     steps = check_int("steps", steps, minimum=1)
-    budget = check_real("budget", budget)
-    if budget < 1.0:
-        raise ValueError(f"`budget` must be >= 1 (the final run alone costs one run), but got budget={budget!r}")
+    budget = check_budget("budget", budget)
     settings = settings or Settings()
     eval_cost = check_int("eval_cost", session.eval_cost, minimum=0)
     limit, edge_steps, horizon, slots = plan_search(steps, budget, eval_cost, settings)

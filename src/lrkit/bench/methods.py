@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrkit._optional import require
-from lrkit._validation import check_real
+from lrkit.auto.budget import DEFAULT_BUDGET, check_budget
 
 FINDER_STEPS = 100
 TUNE_RUNS = 4.0
@@ -68,7 +68,7 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else math.inf
 
 
-def auto_run(problem: Any, seed: int, *, budget: float = 1.5) -> MethodRun:
+def auto_run(problem: Any, seed: int, *, budget: float = DEFAULT_BUDGET) -> MethodRun:
     """lrkit auto on ``problem`` at ``seed`` with ``budget`` runs (the ``auto`` method
     at its default budget; other budgets for ``benchmarks/auto_budget.py``)."""
     import torch
@@ -195,10 +195,15 @@ def _schedulefree(problem: Any, seed: int) -> MethodRun:
     return MethodRun(_train(replaced, lr, seed, schedule=constant()), 1.0, lr)
 
 
+def _auto_method(budget: float) -> Method:
+    run = auto_run if budget == DEFAULT_BUDGET else functools.partial(auto_run, budget=budget)
+    return Method("auto", f"lrkit auto (autotrain, budget {budget:g} runs)", run)
+
+
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("auto", "lrkit auto (autotrain, budget 1.5 runs)", auto_run),
+        _auto_method(DEFAULT_BUDGET),
         Method("finder", "range test default rule + one run", _finder),
         Method("tune", "lrkit tune, 4 runs", _tune, extra="optuna"),
         Method("default", "the optimizer's default rate", _default),
@@ -211,22 +216,18 @@ METHODS: dict[str, Method] = {
 }
 
 
-def get_methods(names: list[str] | None, *, auto_budget: float = 1.5) -> list[Method]:
+def get_methods(names: list[str] | None, *, auto_budget: float = DEFAULT_BUDGET) -> list[Method]:
     """The methods named (all available ones when ``names`` is None), in the given order;
     ``auto`` runs lrkit auto with ``auto_budget`` runs (at least 1).
 
     >>> [m.description for m in get_methods(["auto"], auto_budget=2)]
     ['lrkit auto (autotrain, budget 2 runs)']
     """
-    auto_budget = check_real("auto_budget", auto_budget)
-    if auto_budget < 1.0:
-        raise ValueError(f"`auto_budget` must be >= 1 (the final run alone costs one run), "
-                         f"but got auto_budget={auto_budget!r}")
+    auto_budget = check_budget("auto_budget", auto_budget)
     chosen = _named(names)
-    if auto_budget == 1.5:
+    if auto_budget == DEFAULT_BUDGET:
         return chosen
-    auto = Method("auto", f"lrkit auto (autotrain, budget {auto_budget:g} runs)",
-                  functools.partial(auto_run, budget=auto_budget))
+    auto = _auto_method(auto_budget)
     return [auto if m.name == "auto" else m for m in chosen]
 
 

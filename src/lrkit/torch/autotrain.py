@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from lrkit._progress import progress_bar
-from lrkit._validation import check_callable, check_int, check_positive, check_real
-from lrkit.auto.budget import BudgetExceeded
+from lrkit._validation import check_callable, check_int, check_positive
+from lrkit.auto.budget import DEFAULT_BUDGET, BudgetExceeded, check_budget
 from lrkit.auto.core import Decision, Settings, run_auto
 from lrkit.schedules import warn_if_ends_early
 from lrkit.torch.groups import read_base_lrs, set_lrs
@@ -283,7 +283,7 @@ def autotrain(
     steps: int,
     *,
     schedule: Callable[[int], float] | None = None,
-    budget: float = 1.5,
+    budget: float = DEFAULT_BUDGET,
     seed: int | None = None,
     val_batches: int = 4,
     val_data: Iterable[Any] | None = None,
@@ -308,7 +308,7 @@ def autotrain(
     check_callable("make_optimizer", make_optimizer)
     check_callable("loss_fn", loss_fn)
     steps = check_int("steps", steps, minimum=1)
-    budget = check_real("budget", budget)
+    budget = check_budget("budget", budget)
     val_batches = check_int("val_batches", val_batches, minimum=1)
     if clip_grad_norm is not None:
         clip_grad_norm = check_positive("clip_grad_norm", clip_grad_norm)
