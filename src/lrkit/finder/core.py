@@ -194,12 +194,6 @@ def analyze(
                 f"{rules.NO_EDGE_FRACTION:g}x the last rate tried and the band reaches down to "
                 "the rules that read the curve's shape; raise `end` for a sharper reading")
     band = None if suggestion is None else _band(suggestion, suggestions, divergence_lr)
-    if band is not None and divergence_lr is None:
-        # without an edge the cap is a default, not a reading: where the curve fell fastest
-        # (steepest, valley) is as good a guess, and on a loss that keeps falling as the
-        # rate grows (logistic regression's) the best rate can sit down there
-        shape = [suggestions[r] for r in ("steepest", "valley") if suggestions[r] is not None]
-        band = (min(band[0], *shape), band[1])
     return RangeTestResult(
         lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=stop_reason,
         divergence_lr=divergence_lr, divergence_index=onset, suggestion=suggestion,
@@ -237,4 +231,10 @@ def _band(suggestion: float, suggestions: dict[str, float | None],
     low, high = suggestion / factor, suggestion * factor
     if divergence_lr is not None:
         high = min(high, divergence_lr)
+    else:
+        # without an edge the suggestion is a cap, not a reading: where the curve fell
+        # fastest (steepest, valley) is as good a guess, and on a loss that keeps falling as
+        # the rate grows (logistic regression's) the best rate can sit down there
+        low = min([low, *(suggestions[r] for r in ("steepest", "valley")
+                          if suggestions.get(r) is not None)])
     return float(min(low, suggestion)), float(max(high, suggestion))
