@@ -687,3 +687,46 @@ def test_a_spike_the_halved_rate_still_causes_keeps_the_halving(can_skip):
     # two spiking batches met at a halved but still too high rate are passed over
     assert len(losses) == 200 and scale <= 0.2
     assert sum(math.isnan(v) for v in losses) <= (2 if can_skip else 0)
+
+
+class PlateauSession(QuadraticSession):
+    """A loss that sits at its start until ``escape`` updates at a large enough rate have
+    accumulated (a deep net at chance), then is the quadratic's."""
+
+    def __init__(self, escape: float, **kwargs):
+        super().__init__(**kwargs)
+        self.escape = escape
+        self.travel = 0.0
+
+    def step(self, lr: float) -> float:
+        self.travel += lr
+        value = super().step(lr)
+        return value if self.travel > self.escape else 26.0 + 0.01 * self.rng.gauss(0, 1)
+
+    def snapshot(self):
+        return super().snapshot(), self.travel
+
+    def restore(self, token) -> None:
+        super().restore(token[0])
+        self.travel = token[1]
+
+
+def test_a_sweep_that_never_moved_the_loss_races_fewer_candidates_for_longer():
+    settings = Settings()
+    plateau = run_auto(PlateauSession(escape=1e9), 400, cosine(400), settings=settings)
+    decision = next(d for d in plateau.history if d.phase == "plateau")
+    assert decision.data["progress"] < settings.plateau_progress
+    _, _, horizon, slots = plan_search(400, 1.5, 2, settings)
+    assert plateau.horizon > horizon and len(plateau.candidates) <= settings.plateau_slots < slots
+    assert plateau.spent <= plateau.limit
+    # a sweep that lowered the loss keeps the full race
+    moving = run_auto(QuadraticSession(), 400, cosine(400), settings=settings)
+    assert all(d.phase != "plateau" for d in moving.history)
+    assert moving.horizon == horizon and len(moving.candidates) > settings.plateau_slots
+    # a race already a tenth of the run or longer is left as it is
+    long_race = run_auto(PlateauSession(escape=1e9), 400, cosine(400), budget=3.0, settings=settings)
+    assert all(d.phase != "plateau" for d in long_race.history)
+    # and the rule can be switched off
+    off = run_auto(PlateauSession(escape=1e9), 400, cosine(400),
+                   settings=dataclasses.replace(settings, plateau_progress=0.0))
+    assert off.horizon == horizon and all(d.phase != "plateau" for d in off.history)

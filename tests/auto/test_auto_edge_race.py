@@ -171,3 +171,29 @@ def test_a_cliff_above_the_best_moves_the_pick_halfway_down():
     # a smooth valley: the parabola's minimum, between the neighbours
     lr, why = _pick([(0.01, 0.60), (0.03, 0.50), (0.09, 0.62)], bracketed=True)
     assert 0.01 < lr < 0.09 and lr != pytest.approx(0.03) and "parabola" in why
+
+
+def test_sweep_progress_reads_how_far_the_loss_fell():
+    # gradient descent drives the loss to about 0: progress is about all of the start
+    edge = find_edge(gradient_descent(10.0), start=1e-5, end=10.0, num=40)
+    assert 0.9 < edge.progress <= 1.0
+    # a loss that no rate moves has made no progress
+    flat = find_edge(lambda lr: 2.3, start=1e-6, end=10.0, num=30)
+    assert flat.progress == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sweep_progress_ignores_the_blow_up_and_scales_by_the_start():
+    from types import SimpleNamespace
+
+    from lrkit.auto.edge import sweep_progress
+
+    # started at 4, smoothed low point 3 before the blow-up at index 8: a quarter
+    curve = SimpleNamespace(losses=[4.0] * 6 + [3.0] * 4, smoothed=[4.0] * 6 + [3.0, 3.0, 0.0, 0.0],
+                            divergence_index=8)
+    assert sweep_progress(curve) == pytest.approx(0.25)
+    # a negative loss is scaled by its size: -4 down to -5 is a quarter too
+    negative = SimpleNamespace(losses=[-4.0] * 10, smoothed=[-4.0] * 9 + [-5.0], divergence_index=None)
+    assert sweep_progress(negative) == pytest.approx(0.25)
+    # nothing finite to read: no answer rather than a made-up one
+    broken = SimpleNamespace(losses=[math.nan] * 10, smoothed=[math.nan] * 10, divergence_index=None)
+    assert math.isnan(sweep_progress(broken))

@@ -12,7 +12,10 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    ``extra``) finds the rate where training blows up, ``edge``.
 2. race: at most ``slots`` candidates on the lattice ``edge * 3**k`` (``k <= 0``) each run the
    schedule compressed to ``horizon`` steps from the same snapshot on the same batches,
-   and are scored on held-back batches. The race walks: it starts at ``edge/9`` and
+   and are scored on held-back batches. When the range test hardly lowered the loss at
+   any rate (``Edge.progress`` under ``plateau_progress``, 15%), the problem sits on a
+   plateau that a race shorter than a tenth of the run (``plateau_horizon``) cannot leave,
+   and at most ``plateau_slots`` (3) candidates race, each for longer. The race walks: it starts at ``edge/9`` and
    ``edge/3``, moves a lattice step at a time towards the better one until a candidate
    scores no better, then spends the slots left half a step either side of the best
    (:func:`~lrkit.auto.race.walk_race`). A parabola through the winner and its
@@ -39,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -110,6 +113,12 @@ class Settings:
     checkpoints: int = 20
     blend: bool = True
     agree_within: float = 3.0
+    #: a sweep that lowered the loss by less than this fraction of its start
+    #: (:attr:`Edge.progress`) is on a plateau: a race shorter than ``plateau_horizon``
+    #: of the run then runs at most ``plateau_slots`` candidates, each for longer
+    plateau_progress: float = 0.15
+    plateau_horizon: float = 0.1
+    plateau_slots: int = 3
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,21 @@ def run_auto(
             f"`budget` must leave room for a search (at least {settings.edge_min_steps} extra "
             f"steps beyond the {steps} of the run), but got budget={budget!r}"
         )
+    if (horizon and slots > settings.plateau_slots and horizon < settings.plateau_horizon * steps
+            and edge.progress < settings.plateau_progress):
+        # no rate of the sweep moved the loss: short candidates would all score about the
+        # untrained loss and rank by noise; fewer, longer ones get off the plateau
+        _, _, longer, fewer = plan_search(steps, budget, eval_cost,
+                                          replace(settings, slots=settings.plateau_slots))
+        if longer > horizon:
+            history.append(Decision(
+                "plateau",
+                f"the range test lowered the loss by only {edge.progress:.0%} of its start "
+                f"(under {settings.plateau_progress:.0%}): racing {fewer} rates over {longer} "
+                f"steps instead of {slots} over {horizon}",
+                {"progress": edge.progress, "slots": fewer, "horizon": longer},
+            ))
+            horizon, slots = longer, fewer
     if horizon:
         multipliers = compressed_multipliers(schedule, steps=steps, horizon=horizon)
 

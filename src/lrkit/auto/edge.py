@@ -9,6 +9,9 @@ When the loss never blows up (losses that saturate, such as logistic regression'
 sweep's ``top`` is the rate of the lowest smoothed loss instead: past it, more rate
 stopped helping.
 
+The sweep also says how far the loss fell at all (:func:`sweep_progress`): a sweep that
+hardly moved the loss at any rate is on a plateau, and a short race would be too.
+
 >>> def step(lr):  # gradient descent on f(x) = 50 x^2, stable below 2/100
 ...     step.x -= lr * 100 * step.x
 ...     return 50 * step.x ** 2
@@ -20,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +51,44 @@ class Edge:
     steps: int
     suggestion: float | None
     result: Any
+
+    @property
+    def progress(self) -> float:
+        """How far the sweep lowered the loss: :func:`sweep_progress` of ``result``."""
+        return sweep_progress(self.result)
+
+
+#: the untrained loss is the median of the sweep's first few losses (its tiny rates)
+HEAD = 5
+
+
+def sweep_progress(result: Any) -> float:
+    """How far a range test lowered the loss, as a fraction of where it started::
+
+        progress = (start - lowest) / |start|
+
+    ``start`` is the median of the first ``HEAD`` raw losses (taken at the sweep's tiny
+    rates: the untrained model), ``lowest`` the lowest smoothed loss before the blow-up.
+    0 means no rate moved the loss; a loss that reaches 0 gives 1. ``nan`` when the sweep
+    has too few finite losses to say. The fraction assumes the loss's floor is near 0 (as
+    for cross-entropy and squared error); a loss with a large constant offset reads low.
+
+    >>> from types import SimpleNamespace
+    >>> flat = SimpleNamespace(losses=[2.3] * 10, smoothed=[2.3] * 9 + [2.2], divergence_index=None)
+    >>> round(sweep_progress(flat), 3)
+    0.043
+    """
+    losses = np.asarray(result.losses, dtype=float)
+    smoothed = np.asarray(result.smoothed, dtype=float)
+    stop = result.divergence_index if result.divergence_index is not None else len(smoothed)
+    head = losses[:HEAD][np.isfinite(losses[:HEAD])]
+    body = smoothed[:stop][np.isfinite(smoothed[:stop])]
+    if not len(head) or not len(body):
+        return math.nan
+    start = float(np.median(head))
+    if start == 0.0:
+        return math.nan
+    return (start - float(body.min())) / abs(start)
 
 
 def find_edge(
