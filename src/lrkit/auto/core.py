@@ -14,12 +14,12 @@ Phases, for a run of ``steps`` steps and ``extra = floor(budget * steps) - steps
    schedule compressed to ``horizon`` steps from the same snapshot on the same batches,
    and are scored on held-back batches. When the range test hardly lowered the loss at
    any rate (``Edge.progress`` under ``plateau_progress``, 15%), the problem sits on a
-   plateau that a race shorter than a tenth of the run (``plateau_horizon``) cannot leave,
-   and at most ``plateau_slots`` (3) candidates race, each for longer. The race walks: it starts at ``edge/9`` and
-   ``edge/3``, moves a lattice step at a time towards the better one until a candidate
-   scores no better, then spends the slots left half a step either side of the best
-   (:func:`~lrkit.auto.race.walk_race`). A parabola through the winner and its
-   neighbours (in log rate) refines it between the raced rates.
+   plateau that a race shorter than a tenth of the run (``plateau_horizon``) cannot
+   leave, and at most ``plateau_slots`` (3) candidates race, each for longer. The race
+   walks: it starts at ``edge/9`` and ``edge/3``, moves a lattice step at a time towards
+   the better one until a candidate scores no better, then spends the slots left half a
+   step either side of the best (:func:`~lrkit.auto.race.walk_race`). A parabola through
+   the winner and its neighbours (in log rate) refines it between the raced rates.
    The winner is then combined with the range test's own suggestion: the race's short
    horizon biases it (in either direction, depending on the problem), the range test's
    rule is calibrated on full runs but noisy. When the two agree within a factor
