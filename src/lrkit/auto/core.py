@@ -221,7 +221,7 @@ def run_auto(
                 "plateau",
                 f"the range test lowered the loss by only {edge.progress:.0%} of its start "
                 f"(under {settings.plateau_progress:.0%}): racing {fewer} rates over {longer} "
-                f"steps instead of {slots} over {horizon}",
+                f"steps instead of {slots} over {horizon} (a larger budget races longer still)",
                 {"progress": edge.progress, "slots": fewer, "horizon": longer},
             ))
             horizon, slots = longer, fewer
