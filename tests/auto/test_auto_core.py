@@ -726,7 +726,21 @@ def test_a_sweep_that_never_moved_the_loss_races_fewer_candidates_for_longer():
     # a race already a tenth of the run or longer is left as it is
     long_race = run_auto(PlateauSession(escape=1e9), 400, cosine(400), budget=3.0, settings=settings)
     assert all(d.phase != "plateau" for d in long_race.history)
+    # a race that is already no wider than plateau_slots is left as it is
+    narrow = dataclasses.replace(settings, slots=settings.plateau_slots)
+    _, _, narrow_horizon, _ = plan_search(400, 1.5, 2, narrow)
+    few = run_auto(PlateauSession(escape=1e9), 400, cosine(400), settings=narrow)
+    assert few.horizon == narrow_horizon and all(d.phase != "plateau" for d in few.history)
     # and the rule can be switched off
     off = run_auto(PlateauSession(escape=1e9), 400, cosine(400),
                    settings=dataclasses.replace(settings, plateau_progress=0.0))
     assert off.horizon == horizon and all(d.phase != "plateau" for d in off.history)
+
+
+def test_the_plateau_race_uses_exactly_plateau_slots_candidates_when_the_budget_allows():
+    settings = Settings()
+    plateau = run_auto(PlateauSession(escape=1e9), 400, cosine(400), settings=settings)
+    _, _, horizon, slots = plan_search(400, 1.5, 2, dataclasses.replace(settings, slots=3))
+    assert (plateau.horizon, slots) == (horizon, 3)
+    decision = next(d for d in plateau.history if d.phase == "plateau")
+    assert decision.data == {"progress": decision.data["progress"], "slots": 3, "horizon": horizon}

@@ -194,6 +194,30 @@ def test_sweep_progress_ignores_the_blow_up_and_scales_by_the_start():
     # a negative loss is scaled by its size: -4 down to -5 is a quarter too
     negative = SimpleNamespace(losses=[-4.0] * 10, smoothed=[-4.0] * 9 + [-5.0], divergence_index=None)
     assert sweep_progress(negative) == pytest.approx(0.25)
-    # nothing finite to read: no answer rather than a made-up one
+    # nothing finite to read, or a start of exactly 0: no answer rather than a made-up one
     broken = SimpleNamespace(losses=[math.nan] * 10, smoothed=[math.nan] * 10, divergence_index=None)
     assert math.isnan(sweep_progress(broken))
+    zero = SimpleNamespace(losses=[0.0] * 10, smoothed=[0.0] * 10, divergence_index=None)
+    assert math.isnan(sweep_progress(zero))
+
+
+def test_sweep_progress_is_robust_to_one_odd_loss_at_the_start_and_to_gaps():
+    from types import SimpleNamespace
+
+    from lrkit.auto.edge import sweep_progress
+
+    # the start is the median of the first five: one odd first batch does not move it
+    odd_first = SimpleNamespace(losses=[9.0] + [4.0] * 9, smoothed=[9.0] + [4.0] * 8 + [2.0],
+                                divergence_index=None)
+    assert sweep_progress(odd_first) == pytest.approx(0.5)
+    # a nan inside the head or the curve is passed over, not propagated
+    gaps = SimpleNamespace(losses=[4.0, math.nan] + [4.0] * 8,
+                           smoothed=[4.0, math.nan] + [4.0] * 7 + [3.0], divergence_index=None)
+    assert sweep_progress(gaps) == pytest.approx(0.25)
+    # a loss that only rose made no progress: 0, never negative
+    rising = SimpleNamespace(losses=[2.0] * 5 + [3.0] * 5, smoothed=[2.2] * 10, divergence_index=None)
+    assert sweep_progress(rising) == 0.0
+    # a blow-up within the first five losses does not count as the untrained loss
+    early = SimpleNamespace(losses=[4.0, 4.0, 400.0, 400.0, 400.0], smoothed=[4.0, 3.0, 90.0, 200.0, 300.0],
+                            divergence_index=2)
+    assert sweep_progress(early) == pytest.approx(0.25)

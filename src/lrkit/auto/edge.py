@@ -67,10 +67,11 @@ def sweep_progress(result: Any) -> float:
 
         progress = (start - lowest) / |start|
 
-    ``start`` is the median of the first ``HEAD`` raw losses (taken at the sweep's tiny
-    rates: the untrained model), ``lowest`` the lowest smoothed loss before the blow-up.
-    0 means no rate moved the loss; a loss that reaches 0 gives 1. ``nan`` when the sweep
-    has too few finite losses to say. The fraction assumes the loss's floor is near 0 (as
+    ``start`` is the median of the first ``HEAD`` raw losses before the blow-up (taken at
+    the sweep's tiny rates: the untrained model), ``lowest`` the lowest smoothed loss
+    before the blow-up. 0 means no rate lowered the loss (a loss that only rose reads 0
+    too); a loss that reaches 0 gives 1. ``nan`` when the sweep has no finite loss to say
+    it with, or starts at exactly 0. The fraction assumes the loss's floor is near 0 (as
     for cross-entropy and squared error); a loss with a large constant offset reads low.
 
     >>> from types import SimpleNamespace
@@ -81,14 +82,15 @@ def sweep_progress(result: Any) -> float:
     losses = np.asarray(result.losses, dtype=float)
     smoothed = np.asarray(result.smoothed, dtype=float)
     stop = result.divergence_index if result.divergence_index is not None else len(smoothed)
-    head = losses[:HEAD][np.isfinite(losses[:HEAD])]
+    head = losses[:min(HEAD, stop)]
+    head = head[np.isfinite(head)]
     body = smoothed[:stop][np.isfinite(smoothed[:stop])]
     if not len(head) or not len(body):
         return math.nan
     start = float(np.median(head))
     if start == 0.0:
         return math.nan
-    return (start - float(body.min())) / abs(start)
+    return max(0.0, (start - float(body.min())) / abs(start))
 
 
 def find_edge(
