@@ -258,8 +258,8 @@ def main() -> None:
         "were written down before any result on them was seen and not changed after. Held-out "
         f"loss ratio to the best of a 4-per-decade grid, each figure a mean over {len(seeds)} "
         f"seeds ({seed_text}); cost in runs."
-        + ("" if default_seeds else " Only seeds 0-3 were looked at while lrkit auto was "
-           "designed; these seeds were not."), "",
+        + ("" if default_seeds else " Every choice in lrkit auto was made on seeds 0-3 "
+           "(and the built-in problems); none on these seeds."), "",
         "| problem | " + " | ".join(args.methods) + " | grid best lr | auto's rates |",
         "|---|" + "---|" * (len(args.methods) + 2),
     ]
