@@ -244,9 +244,9 @@ def main() -> None:
         parser.error(f"--seeds needs at least 4 distinct seeds, but got {args.seeds}")
     torch.set_num_threads(1)
     seeds = tuple(args.seeds)
-    command = "python benchmarks/auto_heldout.py" + (
-        "" if seeds == (0, 1, 2, 3) else " --seeds " + " ".join(map(str, seeds)) + f" --out {args.out}")
     default_seeds = seeds == (0, 1, 2, 3)
+    command = "python benchmarks/auto_heldout.py" + (
+        "" if default_seeds else " --seeds " + " ".join(map(str, seeds)) + f" --out {args.out}")
     seed_text = "-".join(map(str, (seeds[0], seeds[-1]))) if seeds == tuple(
         range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
     lines = [

@@ -210,8 +210,9 @@ def run_auto(
             f"`budget` must leave room for a search (at least {settings.edge_min_steps} extra "
             f"steps beyond the {steps} of the run), but got budget={budget!r}"
         )
+    progress = edge.progress
     if (horizon and slots > settings.plateau_slots and horizon < settings.plateau_horizon * steps
-            and edge.progress < settings.plateau_progress):
+            and progress < settings.plateau_progress):
         # no rate of the sweep moved the loss: short candidates would all score about the
         # untrained loss and rank by noise; fewer, longer ones get off the plateau
         _, _, longer, fewer = plan_search(steps, budget, eval_cost,
@@ -219,10 +220,10 @@ def run_auto(
         if longer > horizon:
             history.append(Decision(
                 "plateau",
-                f"the range test lowered the loss by only {edge.progress:.0%} of its start "
+                f"the range test lowered the loss by only {progress:.0%} of its start "
                 f"(under {settings.plateau_progress:.0%}): racing {fewer} rates over {longer} "
                 f"steps instead of {slots} over {horizon} (a larger budget races longer still)",
-                {"progress": edge.progress, "slots": fewer, "horizon": longer},
+                {"progress": progress, "slots": fewer, "horizon": longer},
             ))
             horizon, slots = longer, fewer
     if horizon:
