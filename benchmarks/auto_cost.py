@@ -29,6 +29,7 @@ import torch
 
 from lrkit.problems import get, names, train
 from lrkit.torch.autotrain import autotrain
+from lrkit.torch.state import Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,12 +55,9 @@ def run_plain(problem, lr: float, seed: int) -> float:
 
 
 def state_kilobytes(model, optimizer) -> float:
-    """Bytes of one snapshot's tensors: the model's parameters and buffers and the
-    optimizer's state, in kB."""
-    tensors = list(model.state_dict().values())
-    for state in optimizer.state.values():
-        tensors += [v for v in state.values() if torch.is_tensor(v)]
-    return sum(t.numel() * t.element_size() for t in tensors) / 1e3
+    """The tensor data of one snapshot as autotrain takes it (model, optimizer state and
+    random generators), in kB."""
+    return Snapshot.take(model, optimizer).nbytes() / 1e3
 
 
 def main() -> None:
@@ -93,8 +91,8 @@ def main() -> None:
         f"(budget 1.5) and a held-out evaluation against one plain run (`lrkit.problems.train`) at the rate it chose, "
         f"same process, interleaved, median of {args.reps} each, one torch thread, seed "
         f"{args.seed}. The ratio is auto's loss calls (about 1.5 runs) plus its overheads "
-        f"(snapshots, restores, the range test's analysis). \"state\" is one snapshot of model "
-        f"and optimizer tensors; auto holds at most three at a time, plus the search's batches.", "",
+        f"(snapshots, restores, the range test's analysis). \"state\" is one snapshot of model, "
+        f"optimizer and random-generator tensors; auto holds at most three at a time, plus the search's batches.", "",
         "| problem | steps | plain run (s) | lrkit auto (s) | ratio | state (kB) |",
         "|---|---|---|---|---|---|",
         *rows,
