@@ -221,3 +221,22 @@ def test_sweep_progress_is_robust_to_one_odd_loss_at_the_start_and_to_gaps():
     early = SimpleNamespace(losses=[4.0, 4.0, 400.0, 400.0, 400.0], smoothed=[4.0, 3.0, 90.0, 200.0, 300.0],
                             divergence_index=2)
     assert sweep_progress(early) == pytest.approx(0.25)
+
+
+def test_a_coarse_sweep_dates_the_blow_up_to_the_update_that_caused_it():
+    # 12 rates over 7 decades, 4.3x apart: the loss of step i is taken before update i,
+    # so a loss that blew up at the last rate (10) was blown up by the update before it
+    edge = find_edge(gradient_descent(10.0), start=1e-6, end=10.0, num=12)
+    assert edge.diverged and edge.top < 3.0
+
+
+def test_a_blow_up_before_the_reference_is_set_is_caught():
+    from lrkit.auto.blowup import BlowUp
+
+    watch = BlowUp(warmup=8)
+    # a loss that grows 40x and more per step from the first: caught long before the
+    # eighth loss, which would have been 1e12 times the start
+    assert [watch.update(v) for v in (12.0, 9.5, 413.0)] == [False, False, True]
+    assert watch.reason == "spike"
+    calm = BlowUp(warmup=8)  # a noisy but healthy start is not
+    assert not any(calm.update(v) for v in (2.3, 2.9, 1.8, 3.5, 2.2, 2.6, 2.0, 2.4))

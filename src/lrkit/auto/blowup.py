@@ -6,14 +6,20 @@ import math
 
 import numpy as np
 
+#: before the reference is set, a loss this many times the start's size above the start
+#: is a blow-up (a healthy start does not rise tenfold within a few steps)
+EARLY_SPIKE = 10.0
+
 
 class BlowUp:
     """Sign- and scale-free test that training blew up or lost all its progress, robust
     to noisy per-batch losses.
 
     The first ``warmup`` losses set the reference: their median ``ref`` and their spread
-    ``noise`` (1.4826 x the median absolute deviation, about one standard deviation). After
-    that, a loss blew up when it is non-finite or
+    ``noise`` (1.4826 x the median absolute deviation, about one standard deviation).
+    Within them, only a loss far above the start counts as a spike,
+    ``loss > start + 10 * max(|start|, spread)`` (the median and spread of the losses so
+    far). After that, a loss blew up when it is non-finite or
 
         loss > ref + max(3 * (ref - lowest smoothed), 10 * noise, |ref|)
 
@@ -54,6 +60,16 @@ class BlowUp:
         """True unless the smoothed loss sits above the reference (a bad point to checkpoint)."""
         return not self.averaged or math.isnan(self.ref) or self.smoothed() <= self.ref
 
+    def _far_above_start(self, loss: float) -> bool:
+        """Before the reference is set: a loss more than ``EARLY_SPIKE`` times the start's
+        own size above it, a blow-up already under way (too high a rate can grow the loss
+        by orders of magnitude within the warmup, and a warmup that looked away would
+        take those losses for the reference)."""
+        values = np.array(self.first)
+        start = float(np.median(values))
+        spread = float(1.4826 * np.median(np.abs(values - start)))
+        return loss > start + EARLY_SPIKE * max(abs(start), spread, 1e-12)
+
     def update(self, loss: float) -> bool:
         """Feed one training loss; True when training blew up, with ``self.reason`` set to
         ``"nonfinite"``, ``"spike"`` (this loss far above the reference) or ``"lost progress"``
@@ -66,6 +82,9 @@ class BlowUp:
         self.average = self.beta * self.average + (1 - self.beta) * loss
         smoothed = self.smoothed()
         if len(self.first) < self.warmup:
+            if self.first and self._far_above_start(loss):
+                self.reason = "spike"
+                return True
             self.first.append(loss)
             if len(self.first) == self.warmup:
                 values = np.array(self.first)

@@ -182,6 +182,47 @@ def run_auto(
     history: list[Decision] = []
     start = session.snapshot()
 
+    try:
+        edge, lr, candidates, horizon = _search(session, steps, schedule, budget, settings,
+                                                meter, history, start, edge_steps, horizon,
+                                                slots, eval_cost)
+    except BaseException:
+        # the weights mid-search are a search's (a sweep up to huge rates), not training:
+        # the model goes back to how it came in
+        session.restore(start)
+        raise
+
+    # 3. the final run, from the start snapshot; a session that can rewind its data gives
+    # the final run the data in its own order, so it is the plain run at the chosen rate
+    session.restore(start)
+    start = None  # freed: the final run keeps its own snapshot of the start
+    rewind = getattr(session, "rewind", None)
+    if rewind is not None:
+        rewind()
+    lrs, losses, scale = _final_run(session, meter, lr, schedule, steps, settings, history)
+    return Outcome(
+        lr=lr, edge=edge, candidates=tuple(candidates), horizon=horizon, lrs=tuple(lrs),
+        losses=tuple(losses), steps=steps, spent=meter.spent, limit=limit,
+        by_phase=dict(meter.by_phase), history=tuple(history), final_scale=scale,
+    )
+
+
+def _search(
+    session: Session,
+    steps: int,
+    schedule: Callable[[int], float],
+    budget: float,
+    settings: Settings,
+    meter: Meter,
+    history: list[Decision],
+    start: Any,
+    edge_steps: int,
+    horizon: int,
+    slots: int,
+    eval_cost: int,
+) -> tuple[Edge, float, list[tuple[float, float]], int]:
+    """Phases 1 and 2: ``(edge, chosen lr, raced candidates, race horizon)``."""
+
     def counted_step(phase: str) -> Callable[[float], float]:
         def step(lr: float) -> float:
             meter.charge(1, phase)
@@ -194,6 +235,13 @@ def run_auto(
         edge = find_edge(counted_step("edge"), start=settings.edge_start, end=settings.edge_end,
                          num=edge_steps)
         session.restore(start)
+        first = float(edge.result.losses[0])
+        if not math.isfinite(first):
+            # taken before any update, at the model as it came in: no rate is to blame
+            raise ValueError(
+                f"`loss_fn` must return a finite loss for the model as given, but got {first} "
+                "on the first batch before any update (check the model, loss_fn and data)"
+            )
         history.append(Decision(
             "edge",
             f"range test over {edge.steps} steps: loss blew up from lr={edge.top:.3g}"
@@ -280,20 +328,7 @@ def run_auto(
             "race", f"budget too small to race; using {settings.fallback_fraction} x edge = {lr:.3g}",
             {"lr": lr},
         ))
-
-    # 3. the final run, from the start snapshot; a session that can rewind its data gives
-    # the final run the data in its own order, so it is the plain run at the chosen rate
-    session.restore(start)
-    start = None  # freed: the final run keeps its own snapshot of the start
-    rewind = getattr(session, "rewind", None)
-    if rewind is not None:
-        rewind()
-    lrs, losses, scale = _final_run(session, meter, lr, schedule, steps, settings, history)
-    return Outcome(
-        lr=lr, edge=edge, candidates=tuple(candidates), horizon=horizon, lrs=tuple(lrs),
-        losses=tuple(losses), steps=steps, spent=meter.spent, limit=limit,
-        by_phase=dict(meter.by_phase), history=tuple(history), final_scale=scale,
-    )
+    return edge, lr, candidates, horizon
 
 
 def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float]) -> float:

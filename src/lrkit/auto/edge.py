@@ -118,9 +118,12 @@ def find_edge(
         return Edge(float(result.divergence_lr), True, result.steps, result.suggestion, result)
     # a second opinion on the raw losses: a late spike far above the start is a blow-up
     watch = BlowUp(warmup=max(2, min(8, result.steps // 4)))
-    for lr, loss in zip(result.lrs, result.losses, strict=True):
+    for index, loss in enumerate(result.losses):
         if watch.update(float(loss)):
-            return Edge(float(lr), True, result.steps, result.suggestion, result)
+            # the loss of step i is taken before update i: the update that blew it up was
+            # made at the rate before (the range test's own edge reads it the same way)
+            return Edge(float(result.lrs[max(0, index - 1)]), True, result.steps,
+                        result.suggestion, result)
     smoothed = np.asarray(result.smoothed, dtype=float)
     finite = np.isfinite(smoothed)
     if finite.any():
