@@ -261,3 +261,66 @@ def test_going_back_to_the_older_checkpoint_replays_the_same_batches():
     for _ in range(15):
         session.step(0.0)
     assert seen[first:first + 15] == seen[second:second + 15] == [float(i) for i in range(30, 45)]
+
+
+def _snapshot_weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_a_one_pass_generator_that_runs_out_is_named_and_the_model_is_put_back():
+    model = make_model()
+    before = _snapshot_weights(model)
+    with pytest.raises(ValueError, match="`data` must be re-iterable .* ran out after 16 batches"):
+        autotrain(model, adam, mse, (b for b in make_data()), 100, seed=0)
+    # the search had trained the model at rates up to the edge: it goes back as it came
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="`val_data` must yield at least one batch"):
+        autotrain(make_model(), adam, mse, make_data(), 100, val_data=[])
+
+
+def test_an_error_in_loss_fn_during_the_search_puts_the_model_back():
+    calls = {"n": 0}
+
+    def flaky(model, batch):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise RuntimeError("disk on fire")
+        return mse(model, batch)
+
+    model = make_model()
+    before = _snapshot_weights(model)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        autotrain(model, adam, flaky, make_data(), 100, seed=0)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_loss_that_is_not_finite_on_the_untrained_model_is_a_clear_error():
+    with pytest.raises(ValueError, match="`loss_fn` must return a finite loss for the model as given"):
+        autotrain(make_model(), adam, lambda m, b: mse(m, b) * float("nan"), make_data(), 100)
+
+
+def test_a_schedule_that_returns_a_negative_multiplier_is_refused():
+    with pytest.raises(ValueError, match="`schedule` must return a finite multiplier >= 0"):
+        autotrain(make_model(), adam, mse, make_data(), 100, schedule=lambda t: -1.0)
+    # text works as everywhere else
+    result = autotrain(make_model(), adam, mse, make_data(), 100, schedule="cosine(100)", seed=0)
+    assert len(result.losses) == 100
+
+
+def test_a_run_too_short_to_race_is_not_trained_at_a_blown_up_rate():
+    # 30 steps at budget 1.5 leave room for a 12-step range test and no race: the pick is
+    # a tenth of the edge, and the edge must be where the loss blew up, not a step later
+    # (4x higher on so coarse a sweep). Plain SGD on this problem is stable below ~0.3
+    torch.manual_seed(0)
+    weights = torch.randn(5, 1)
+    g = torch.Generator().manual_seed(1)
+    data = []
+    for _ in range(40):
+        x = torch.randn(16, 5, generator=g)
+        data.append((x, x @ weights + 0.1 * torch.randn(16, 1, generator=g)))
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    result = autotrain(model, lambda p, lr: torch.optim.SGD(p, lr=lr), mse, data, 30, seed=0)
+    assert len(result.losses) == 30 and all(math.isfinite(v) for v in result.losses)
+    assert result.losses[-1] < 0.2
+    assert max(float(p.abs().max()) for p in model.parameters()) < 10

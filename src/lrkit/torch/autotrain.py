@@ -34,7 +34,7 @@ from lrkit._progress import progress_bar
 from lrkit._validation import check_callable, check_int, check_positive
 from lrkit.auto.budget import DEFAULT_BUDGET, BudgetExceeded, check_budget
 from lrkit.auto.core import Decision, Settings, run_auto
-from lrkit.schedules import warn_if_ends_early
+from lrkit.schedules import as_schedule, warn_if_ends_early
 from lrkit.torch.groups import read_base_lrs, set_lrs
 from lrkit.torch.state import Snapshot
 
@@ -108,8 +108,10 @@ class _Tape:
     batches.
     """
 
-    def __init__(self, data: Iterable[Any], keep: int) -> None:
+    def __init__(self, data: Iterable[Any], keep: int, *, name: str = "data") -> None:
         self._data = data
+        self._name = name
+        self._served = 0
         self._iterator: Iterator[Any] = iter(data)
         self._taken: list[Any] = []
         self._kept: list[Any] = []
@@ -119,13 +121,21 @@ class _Tape:
 
     def _next(self) -> Any:
         try:
-            return next(self._iterator)
+            batch = next(self._iterator)
         except StopIteration:
             self._iterator = iter(self._data)
+            if self._iterator is self._data and self._served:
+                raise ValueError(
+                    f"`{self._name}` must be re-iterable (a list, a DataLoader) or endless, but "
+                    f"got a one-pass iterator that ran out after {self._served} batches"
+                ) from None
             try:
-                return next(self._iterator)
+                batch = next(self._iterator)
             except StopIteration:
-                raise ValueError("`data` must yield at least one batch, but got an empty iterable") from None
+                raise ValueError(f"`{self._name}` must yield at least one batch, but got an "
+                                 "empty iterable") from None
+        self._served += 1
+        return batch
 
     @property
     def held_back(self) -> int:
@@ -312,9 +322,7 @@ def autotrain(
     val_batches = check_int("val_batches", val_batches, minimum=1)
     if clip_grad_norm is not None:
         clip_grad_norm = check_positive("clip_grad_norm", clip_grad_norm)
-    if schedule is None:
-        schedule = default_schedule(steps)
-    check_callable("schedule", schedule)
+    schedule = as_schedule(schedule, default=default_schedule(steps))
     warn_if_ends_early(schedule, steps)
     if seed is not None:
         seed = check_int("seed", seed)
@@ -327,8 +335,8 @@ def autotrain(
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"`make_optimizer` must return a torch.optim.Optimizer, but got {optimizer!r}")
     tape = _Tape(data, keep=max(settings.edge_max_steps, steps // 4 + 1))
-    held_back = _Tape(val_data, keep=0).take(val_batches) if val_data is not None \
-        else tape.take(val_batches)
+    held_back = _Tape(val_data, keep=0, name="val_data").take(val_batches) \
+        if val_data is not None else tape.take(val_batches)
     with progress_bar(limit, "lrkit auto", progress) as bar:
         session = TorchSession(model, optimizer, loss_fn, tape, held_back, limit,
                                clip_grad_norm=clip_grad_norm, bar=bar)
