@@ -67,6 +67,9 @@ def test_scalar_and_array_evaluation_agree(s: Schedule) -> None:
     assert s(np.arange(6).reshape(2, 3)).shape == (2, 3)
     assert s(3.0) == pytest.approx(s(3), rel=1e-12, abs=1e-15)
     assert s(np.array([], dtype=np.int64)).shape == (0,)
+    # a 0-d array (what indexing an array or np.int64 arithmetic often gives) is one step
+    zero_d = s(np.array(3))
+    assert zero_d.shape == () and float(zero_d) == pytest.approx(scalars[3], rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("s", EXAMPLES, ids=IDS)

@@ -357,3 +357,11 @@ def test_lightning_accepts_it_as_a_step_scheduler(tmp_path) -> None:
     trainer.fit(model, data)
     expected = [0.1 * S.warmup(2, S.cosine(4))(t) for t in range(6)]
     assert model.seen == pytest.approx(expected)
+
+
+def test_a_plain_callable_that_returns_a_bad_multiplier_is_refused() -> None:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    for bad, error in ((-1.0, ValueError), (float("nan"), ValueError), ("0.5", TypeError)):
+        with pytest.raises(error, match="`schedule` must return"):
+            ScheduleLR(opt, lambda t, bad=bad: bad)
+    assert opt.param_groups[0]["lr"] == 0.1

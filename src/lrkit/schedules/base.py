@@ -129,7 +129,9 @@ class Schedule:
                     f"`step` must be finite and >= 0 everywhere, but got step={float(bad)!r} "
                     "in the array"
                 )
-            return np.asarray(self._array(steps), dtype=np.float64).reshape(steps.shape)
+            # _array indexes its input: a 0-d array goes through as one step
+            values = self._array(np.atleast_1d(steps))
+            return np.asarray(values, dtype=np.float64).reshape(steps.shape)
         raise TypeError(f"`step` must be an int, a float or an array of steps, but got step={step!r}")
 
     def _scalar(self, t: Any) -> float:  # pragma: no cover - abstract

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import os
 import sys
 import warnings
@@ -152,13 +153,42 @@ def as_schedule(value: Any, *, default: Any = None) -> Any:
         return default
     if isinstance(value, str):
         return parse(value)
-    if callable(value):
+    if isinstance(value, Schedule):
         return value
+    if callable(value):
+        return CheckedShape(value)
     allowed = "None, " if default is not None else ""
     raise TypeError(
         f"`schedule` must be {allowed}an lrkit schedule, its text or a callable "
         f"step -> multiplier, but got schedule={value!r}"
     )
+
+
+class CheckedShape:
+    """A user's callable ``step -> multiplier``, checked on every call: an lrkit schedule
+    is finite and >= 0 by construction, a plain function may return anything, and a
+    negative or nan multiplier would train with a negative or nan rate without a word.
+
+    >>> CheckedShape(lambda t: 0.5)(3)
+    0.5
+    """
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+
+    def __call__(self, step: Any) -> Any:
+        value = self.function(step)
+        if np.ndim(value) == 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise TypeError(f"`schedule` must return a number, but returned {value!r} "
+                                f"at step {step!r}")
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"`schedule` must return a finite multiplier >= 0, but "
+                                 f"returned {value!r} at step {step!r}")
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self.function)
 
 
 class ScheduleEndsEarlyWarning(LrkitWarning):
