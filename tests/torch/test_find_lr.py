@@ -388,3 +388,24 @@ def test_a_directory_snapshot_keeps_a_sparse_buffer(tmp_path):
     model.mask = torch.zeros(5, 5).to_sparse()
     snapshot.restore(model)
     assert torch.equal(model.mask.to_dense(), torch.eye(5))
+
+
+def test_non_persistent_buffers_are_restored_too():
+    # a buffer registered with persistent=False is not in the state_dict, but training
+    # changes it; the finder must put it back like everything else
+    class Counting(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 1)
+            self.register_buffer("calls", torch.zeros(()), persistent=False)
+
+        def forward(self, x):
+            self.calls += 1
+            return self.linear(x)
+
+    model = Counting()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(5)]
+    find_lr(model, optimizer, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), data,
+            num=20, progress=False)
+    assert float(model.calls) == 0.0

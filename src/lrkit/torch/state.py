@@ -141,8 +141,13 @@ class Snapshot:
         # in memory: detached CPU copies. To a file: the live state, which torch.save
         # streams out one storage at a time, so host memory never holds a second full copy
         copy_of = to_cpu if directory is None else _compact
+        state = model.state_dict()
         payload = {
-            "model": copy_of(model.state_dict()),
+            "model": copy_of(state),
+            # buffers registered with persistent=False are not in the state_dict, but
+            # training changes them all the same (counters, caches)
+            "buffers": copy_of({name: buffer for name, buffer in model.named_buffers()
+                                if name not in state}),
             "optimizer": copy_of(optimizer.state_dict()) if optimizer is not None else None,
             "scheduler": copy_of(scheduler.state_dict()) if scheduler is not None else None,
             "scaler": copy_of(scaler.state_dict()) if scaler is not None else None,
@@ -173,6 +178,7 @@ class Snapshot:
         """Write the stored state back into the given live objects."""
         payload = self.load_payload()
         model.load_state_dict(payload["model"])
+        _restore_buffers(model, payload.get("buffers", {}))
         if optimizer is not None and payload["optimizer"] is not None:
             _load_optimizer_state(optimizer, payload["optimizer"])
         if scheduler is not None and payload["scheduler"] is not None:
@@ -187,6 +193,20 @@ class Snapshot:
         if self.payload is None:
             return 0
         return _tensor_bytes(self.payload)
+
+
+def _restore_buffers(model: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
+    """Write saved buffers back in place (a buffer re-assigned since, with another shape
+    or type, is replaced on its device)."""
+    with torch.no_grad():
+        for name, value in saved.items():
+            owner_name, _, leaf = name.rpartition(".")
+            owner = model.get_submodule(owner_name)
+            live = getattr(owner, leaf)
+            if live.shape == value.shape and live.dtype == value.dtype:
+                live.copy_(value)
+            else:
+                setattr(owner, leaf, value.to(live.device).clone())
 
 
 def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
