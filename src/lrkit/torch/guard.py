@@ -358,7 +358,8 @@ class Guard:
             self.close()
             raise DivergenceError(
                 f"training diverged at step {self._step} and {self.max_retries} rollbacks "
-                f"(rate x{self._scale:g}) did not recover: {verdict}",
+                f"(rate x{self._scale:g}) did not recover: {verdict}; start from a lower "
+                f"rate, or allow more rollbacks (max_retries) or a stronger backoff",
                 diagnosis=verdict,
             )
         if self._retries > 1 and len(self._snapshots) > 1:
