@@ -409,3 +409,12 @@ def test_non_persistent_buffers_are_restored_too():
     find_lr(model, optimizer, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), data,
             num=20, progress=False)
     assert float(model.calls) == 0.0
+
+
+def test_a_one_pass_val_data_is_refused_up_front():
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(5)]
+    with pytest.raises(TypeError, match="`val_data` must be re-iterable"):
+        find_lr(model, optimizer, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), data,
+                num=10, val_data=(b for b in data), progress=False)
