@@ -77,6 +77,33 @@ def test_function_returning_something_else_is_a_type_error(tmp_path):
         problems.get(f"{path}:make")
 
 
+@pytest.mark.parametrize("source,function,pattern,cause", [
+    ("def f(:\n", "f", r"`problem` '.*user.py:f': importing .*user.py raised SyntaxError: ",
+     SyntaxError),
+    ("raise KeyError('at import')\n", "f", r"importing .*user.py raised KeyError: 'at import'",
+     KeyError),
+    ("def f():\n    raise RuntimeError('no\\ndata')\n", "f",
+     r"`problem` '.*user.py:f' raised RuntimeError: no data$", RuntimeError),
+    ("def f(x, y=1):\n    pass\n", "f",
+     r"must name a function that takes no arguments, .*user.py:f' \(f\(x, y=1\)\)", None),
+])
+def test_errors_in_the_users_file_are_value_errors_naming_problem(tmp_path, source, function,
+                                                                  pattern, cause):
+    path = tmp_path / "user.py"
+    path.write_text(source)
+    with pytest.raises(ValueError, match=pattern) as info:
+        problems.get(f"{path}:{function}")
+    if cause is not None:  # the original stays attached for a traceback when wanted
+        assert isinstance(info.value.__cause__, cause)
+
+
+def test_a_function_with_only_optional_arguments_is_fine(tmp_path):
+    path = tmp_path / "user.py"
+    path.write_text("from lrkit.problems import get\n"
+                    "def make(name='quadratic'):\n    return get(name)\n")
+    assert problems.get(f"{path}:make").name == "quadratic"
+
+
 def test_non_string_spec_is_a_type_error():
     with pytest.raises(TypeError, match="`problem` must be a string"):
         problems.get(3)

@@ -10,6 +10,7 @@ training batches, a held-out evaluation and a step budget. ``lrkit find``, ``tun
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -108,6 +109,9 @@ def get(spec: str) -> Problem:
 
 
 def _load_from_file(spec: str) -> Problem:
+    """Import ``path.py`` and call its ``function()``. What goes wrong in the user's file (a
+    syntax error, an exception at import or in the call, a function that needs arguments) is
+    a ValueError naming ``problem``, chained to the original exception."""
     path_text, function_name = spec.rsplit(":", 1)
     path = Path(path_text)
     if not path.is_file():
@@ -117,14 +121,37 @@ def _load_from_file(spec: str) -> Problem:
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise ValueError(f"`problem` {spec!r}: importing {path} raised "
+                         f"{_describe(exc)}") from exc
     factory = getattr(module, function_name, None)
     if factory is None or not callable(factory):
         raise ValueError(
             f"`problem` must name a function in {path}, but got problem={spec!r} "
             f"({function_name!r} is not a callable there)"
         )
-    return factory()
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise ValueError(
+            f"`problem` must name a function that takes no arguments, but got problem={spec!r} "
+            f"({function_name}{inspect.signature(factory)})"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): calling it will tell
+        pass
+    try:
+        return factory()
+    except Exception as exc:
+        raise ValueError(f"`problem` {spec!r} raised {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    """``RuntimeError: boom``, on one line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _load_builtins() -> None:
