@@ -171,7 +171,7 @@ def analyze(
     smoothed = ema(losses, beta)
     divergence_lr = growth_edge(lrs, losses, onset)
     stop = len(lrs) if onset is None else onset
-    note = _unreliable(losses, smoothed, stop)
+    note = _unreliable(losses, smoothed, stop, blew_up=onset is not None or stop_reason != "end")
     flat = note.startswith(_FLAT)
     suggestions: dict[str, float | None] = {
         "lrkit": rules.lrkit_default(lrs, losses, stop, divergence_lr, beta, flat=flat),
@@ -202,10 +202,15 @@ def analyze(
 
 
 _FLAT = "the loss never fell below its starting level"
+_MIN_STEPS = 8  # fewer points than this before the blow-up (or the end) are not a curve
 
 
-def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int) -> str:
-    if stop < 8:
+def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int, *,
+                blew_up: bool = True) -> str:
+    if stop < _MIN_STEPS:
+        if not blew_up:  # the sweep was simply too short
+            return (f"only {stop} steps, too few for the curve to take shape; raise `num` to "
+                    f"{_MIN_STEPS} or more")
         return (f"the loss blew up after {stop} steps, before the curve took shape; "
                 f"lower `start`")
     valid = smoothed[:stop]

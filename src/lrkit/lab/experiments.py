@@ -416,6 +416,8 @@ class DecayResult:
         noise_floor: the theoretical floor of the constant rate
             (:func:`lrkit.lab.theory.noise_floor`, gradient descent on a noisy quadratic),
             else ``None``.
+        diverged: label -> how many of the seeds' runs diverged (blew up, their gap ``inf``,
+            or ended farther from the answer than they started).
     """
 
     objective: str
@@ -427,6 +429,7 @@ class DecayResult:
     rates: dict[str, np.ndarray]
     finals: dict[str, float]
     noise_floor: float | None
+    diverged: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values for JSON."""
@@ -438,6 +441,7 @@ class DecayResult:
             "seeds": self.seeds,
             "finals": dict(self.finals),
             "noise_floor": self.noise_floor,
+            "diverged": dict(self.diverged),
             "curves": {k: v.tolist() for k, v in self.curves.items()},
         }
 
@@ -484,7 +488,7 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
         f"constant lr*{small_factor:g}": (lr * small_factor, None),
         "decayed": (lr, schedule),
     }
-    curves, rates, finals = {}, {}, {}
+    curves, rates, finals, diverged = {}, {}, {}, {}
     for label, (rate, shape) in runs.items():
         opt = _as_optimizer(optimizer, np.full(seeds, rate), hyperparameters)
         if shape is not None:
@@ -493,12 +497,13 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
         curves[label] = t.gaps.mean(axis=1)
         rates[label] = t.rates[:, 0]
         finals[label] = float(_final(curves[label], True))
+        diverged[label] = int(np.sum(t.diverged))
     floor = None
     if (objective.eigenvalues is not None and objective.noise_std > 0 and name == "gd"
             and not hyperparameters.get("weight_decay")):
         floor = theory.noise_floor(lr, objective.eigenvalues, objective.noise_std)
     return DecayResult(objective.description, name, str(schedule), lr, seeds, curves, rates,
-                       finals, floor)
+                       finals, floor, diverged)
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,9 @@ def plot_sweep(result: SweepResult, ax: Any = None) -> Any:
     lrs = result.lrs
     finals = np.asarray(result.final_gaps, dtype=float)
     ok = np.isfinite(finals) & ~result.diverged
-    # zone edges halfway (geometrically) between neighbouring grid rates
-    edges = np.concatenate([[lrs[0]], np.sqrt(lrs[1:] * lrs[:-1]), [lrs[-1]]])
+    # zone edges halfway (geometrically) between neighbouring grid rates (the product of
+    # square roots: the square root of the product overflows for rates past 1e154)
+    edges = np.concatenate([[lrs[0]], np.sqrt(lrs[1:]) * np.sqrt(lrs[:-1]), [lrs[-1]]])
     zones = list(result.zones)
     start = 0
     for i in range(1, len(zones) + 1):
@@ -94,6 +95,8 @@ def _contours(ax: Any, objective: Any) -> None:
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("x[0]")
+    ax.set_ylabel("x[1]")
 
 
 def _log_norm() -> Any:
@@ -142,7 +145,11 @@ def plot_decay(result: DecayResult) -> Any:
     palette = iter(("#2171b5", "#6baed6"))
     for label, gaps in result.curves.items():
         color = colors.get(label) or next(palette)
-        top.semilogy(_floor(gaps), color=color, lw=1.4, label=f"{label} (end {result.finals[label]:.2g})")
+        end = f"end {result.finals[label]:.2g}"
+        count = result.diverged.get(label, 0)
+        if count:  # an inf gap draws nothing past the blow-up: say so in the legend
+            end = "diverged" if count == result.seeds else f"{end}, {count} seeds diverged"
+        top.semilogy(_floor(gaps), color=color, lw=1.4, label=f"{label} ({end})")
         bottom.plot(result.rates[label], color=color, lw=1.4, label=label)
     if result.noise_floor is not None:
         top.axhline(result.noise_floor, color="#2171b5", ls="--", lw=1,

@@ -95,6 +95,7 @@ def diagnose(
             f"keep the rows of the one to diagnose"
         )
     monitor = Monitor() if monitor is None else monitor
+    rates_known = lrs is not None and not all(_missing(r) for r in lrs)
     statuses: list[str] = []
     changes: list[Change] = []
     worst: Verdict | None = None
@@ -107,6 +108,9 @@ def diagnose(
         key = (verdict.status, verdict.cause)
         if key != previous:
             detail = verdict.evidence[0].detail if verdict.evidence else ""
+            if not rates_known and detail.endswith(_CONSTANT):
+                # the monitor reads "no decay seen" as constant; without rates it is unknown
+                detail = detail[: -len(_CONSTANT)] + " (the rate is unknown: no lr was given)"
             changes.append(Change(int(steps_arr[i]), verdict.status, verdict.cause,
                                   verdict.factor, detail))
             previous = key
@@ -125,6 +129,9 @@ def diagnose(
     )
 
 
+_CONSTANT = " at a constant rate"
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -134,8 +141,10 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
 
     Needs a loss column (``loss_column``, e.g. ``train_loss`` for a Lightning CSVLogger's
     metrics.csv); ``step`` (default 0, 1, ...), ``grad_norm`` and ``lr`` are optional. Rows
-    without a loss (e.g. an evaluation row) are skipped; ``nan``/``inf`` are kept, they are
-    what a divergence looks like. The result's loss is under ``"loss"``.
+    without a loss (e.g. an evaluation row: an empty CSV cell, a JSON object without the
+    key) are skipped; ``nan``/``inf`` are kept, they are what a divergence looks like, and so
+    is a JSON ``null`` loss, which is how pandas' ``to_json`` and others write NaN. The
+    result's loss is under ``"loss"``.
     """
     path = Path(path)
     if not path.is_file():
@@ -156,6 +165,8 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
                     f"(line {number}: {exc.msg})"
                 ) from None
             if isinstance(row, dict):
+                if loss_column in row and row[loss_column] is None:
+                    row[loss_column] = math.nan  # JSON has no NaN: null is how it is written
                 rows.append(row)
     else:
         rows = list(csv.DictReader(text.splitlines()))
