@@ -71,7 +71,7 @@ def test_missing_file_and_bad_window(tmp_path, capsys):
     log = tmp_path / "log.csv"
     write_csv(log, healthy())
     assert main(["diagnose", str(log), "--window", "2", "--out", "none"]) == 2
-    assert "`window` must be" in capsys.readouterr().err
+    assert "`--window` must be" in capsys.readouterr().err
 
 
 def test_loss_column_reads_a_lightning_style_metrics_file(tmp_path, capsys):
@@ -85,3 +85,41 @@ def test_loss_column_reads_a_lightning_style_metrics_file(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["steps"] == 120
     assert main(["diagnose", str(log), "--out", "none"]) == 2
     assert "'loss' column" in capsys.readouterr().err
+
+
+def test_jsonl_null_loss_is_nan_so_a_divergence_is_not_a_plateau(tmp_path, capsys):
+    # pandas' to_json writes NaN as null; a row without the key is still skipped
+    log = tmp_path / "log.jsonl"
+    with open(log, "w") as f:
+        for t, loss in enumerate(healthy(400)):
+            f.write(json.dumps({"step": t, "loss": None if t >= 250 else float(loss)}) + "\n")
+            if t % 100 == 0:
+                f.write(json.dumps({"step": t, "val_loss": 0.3}) + "\n")
+    assert main(["diagnose", str(log), "--json", "--out", "none"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["steps"] == 400 and payload["status"] == "diverged"
+    assert payload["changes"][-1]["step"] == 250
+    assert payload["changes"][-1]["cause"] == "non_finite_loss"
+
+
+def test_without_an_lr_column_the_rate_is_unknown_not_constant(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    flat = 1.0 + 0.01 * rng.standard_normal(300)
+    log = tmp_path / "flat.csv"
+    write_csv(log, flat)
+    assert main(["diagnose", str(log), "--out", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "plateau" in out
+    assert "at a constant rate" not in out and "the rate is unknown" in out
+    write_csv(log, flat, lrs=[0.1] * 300)
+    assert main(["diagnose", str(log), "--out", "none"]) == 0
+    assert "at a constant rate" in capsys.readouterr().out
+
+
+def test_the_documented_example_log(capsys):
+    from pathlib import Path
+
+    log = Path(__file__).parents[2] / "examples" / "train_log.csv"
+    assert main(["diagnose", str(log), "--out", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "overall: diverged" in out and "\n251 " in out

@@ -77,7 +77,7 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], fragment: str,
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lrkit schedule: error: ")
+    assert len(lines) == 1 and lines[0].startswith("lrkit schedule show: error: ")
     assert fragment in lines[0]
 
 
@@ -87,3 +87,64 @@ def test_argument_type_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "invalid int value: 'ten'" in err and "Traceback" not in err
+
+
+def test_show_evaluates_a_bounded_number_of_steps(monkeypatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from lrkit.cli.commands import schedule as command
+
+    sizes = []
+    original = S.Schedule.__call__
+
+    def counting(self, step):  # type: ignore[no-untyped-def]
+        sizes.append(np.size(step))
+        return original(self, step)
+
+    monkeypatch.setattr(S.Schedule, "__call__", counting)
+    assert main(["schedule", "show", "cosine(100000000000)", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["total_steps"] == 100_000_000_001
+    assert payload["steps"][-1] == 100_000_000_000 and payload["multipliers"][-1] == 0.0
+    assert payload["min"] == 0.0 and payload["max"] == 1.0
+    assert payload["sampled_steps"] is not None
+    assert max(sizes) <= command.SAMPLED + 11
+    # a short schedule still reads every step: exact min and max, nothing sampled
+    assert main(["schedule", "show", "cosine(1000)", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sampled_steps"] is None
+
+
+def test_show_text_says_min_and_max_were_sampled(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "show", "cosine(50000000)"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith(f"min 0, max 1 over {10_001} sampled steps)"), first
+
+
+def test_show_plot_of_a_huge_schedule_samples_it(tmp_path, monkeypatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import matplotlib.axes
+
+    drawn = []
+    original = matplotlib.axes.Axes.plot
+
+    def plot(self, x, *args, **kwargs):  # type: ignore[no-untyped-def]
+        drawn.append(len(x))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", plot)
+    target = tmp_path / "big.png"
+    assert main(["schedule", "show", "cosine(100000000000)", "--out", str(target)]) == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert drawn and max(drawn) <= 10_001 + 11
+
+
+def test_show_out_is_plot_and_a_directory_gets_schedule_png(tmp_path,
+                                                            capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    assert main(["schedule", "show", "cosine(100)", "--out", str(tmp_path)]) == 0
+    assert f"plot written to {tmp_path / 'schedule.png'}" in capsys.readouterr().out
+    assert (tmp_path / "schedule.png").is_file()
+
+
+def test_steps_past_2_53_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "show", "exponential(0.5)", "--steps", str(2**53 + 1)]) == 2
+    assert "`--steps` must be at most 2**53" in capsys.readouterr().err

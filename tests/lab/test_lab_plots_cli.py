@@ -100,13 +100,65 @@ def test_cli_json_outputs(tmp_path, capsys):
     (["sweep", "--objective", "rosenbrock", "--kappa", "3"],
      "`--kappa` does not apply to objective 'rosenbrock'"),
     (["sweep", "--lr-min", "1", "--lr-max", "0.1"], "`--lr-min < --lr-max` must hold"),
-    (["path", "--lr", "0"], "`lrs` must be > 0, but got lrs=0.0"),
-    (["decay", "--schedule", "cosine("], "`text` must be a schedule expression"),
-    (["sweep", "--steps", "0"], "`steps` must be a positive integer, but got steps=0"),
+    (["path", "--lr", "0"], "`--lr` must be > 0, but got --lr=0.0"),
+    (["path", "--lr", "1e300"], "`--lr` must be <= 1e+100"),
+    (["decay", "--schedule", "cosine("], "`--schedule` must be a schedule expression"),
+    (["decay", "--seeds", "0"], "`--seeds` must be a positive integer, but got --seeds=0"),
+    (["sweep", "--steps", "0"], "`--steps` must be a positive integer, but got --steps=0"),
+    (["sweep", "--kappa", "0"], "`--kappa` must be > 0, but got --kappa=0.0"),
+    (["compare", "--num", "1"], "`--num` must be an integer >= 2, but got --num=1"),
     (["sweep", "--optimizer", "adam", "--momentum", "0.9"],
-     "`momentum` is not a hyperparameter of 'adam'"),
+     "`--momentum` is not a hyperparameter of 'adam'"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run_cli(capsys, "lab", *argv, "--out", "none")
     assert code == 2
     assert message in err and err.count("\n") == 1
+    # the message names the action, as its --help does
+    assert err.startswith(f"lrkit lab {argv[0]}: error: ")
+
+
+def test_cli_out_none_draws_nothing(capsys, monkeypatch):
+    drawn = []
+    for name in ("plot_sweep", "plot_path", "plot_decay", "plot_compare"):
+        monkeypatch.setattr(plots, name, lambda *a, _n=name, **k: drawn.append(_n))
+    for argv in (["sweep", "--num", "5", "--steps", "5"], ["path", "--steps", "5"],
+                 ["decay", "--steps", "5", "--seeds", "1"],
+                 ["compare", "--num", "2", "--steps", "5", "--optimizers", "gd"]):
+        code, out, err = run_cli(capsys, "lab", *argv, "--out", "none")
+        assert code == 0, err
+    assert drawn == []
+
+
+def test_cli_decay_marks_diverged_runs(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "lab", "decay", "--objective", "rosenbrock", "--steps",
+                             "200", "--seeds", "2", "--out", "none")
+    assert code == 0, err
+    rows = {line.split()[0] + " " + line.split()[1]: line for line in out.splitlines()
+            if line.startswith(("constant", "decayed"))}
+    assert all(line.split()[-1] == "yes" for line in rows.values()), out
+    assert "try a smaller --lr" in out
+    code, out, err = run_cli(capsys, "lab", "decay", "--steps", "200", "--seeds", "2",
+                             "--out", "none", "--json")
+    assert json.loads(out)["diverged"] == {"constant lr": 0, "constant lr*0.1": 0, "decayed": 0}
+
+
+def test_decay_counts_diverged_seeds_and_the_legend_says_so():
+    r = lab.decay("rosenbrock", "gd", 0.1, steps=50, seeds=2)
+    assert set(r.diverged.values()) == {2}
+    labels = plots.plot_decay(r).axes[0].get_legend_handles_labels()[1]
+    assert labels[0] == "constant lr (diverged)"
+
+
+def test_path_contour_panel_has_axis_labels():
+    fig = plots.plot_path(lab.path("rosenbrock", "adam", [1e-2], steps=20))
+    contour = fig.axes[0]
+    assert (contour.get_xlabel(), contour.get_ylabel()) == ("x[0]", "x[1]")
+
+
+def test_sweep_plot_of_huge_rates_does_not_overflow(recwarn):
+    import numpy as np
+
+    r = lab.sweep("quadratic", "gd", lrs=np.geomspace(1.0, 1e200, 3), steps=3)
+    plots.plot_sweep(r)
+    assert not [w for w in recwarn if "overflow" in str(w.message)]

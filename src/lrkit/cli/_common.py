@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +28,79 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
+# the formats matplotlib's savefig writes without extra backends (FigureCanvasBase's
+# filetypes); a constant, so that parsing --out does not import matplotlib
+PLOT_FORMATS = frozenset({"avif", "eps", "gif", "jpeg", "jpg", "pdf", "pgf", "png", "ps", "raw",
+                          "rgba", "svg", "svgz", "tif", "tiff", "webp"})
+
+
+def plot_path_type(default_name: str, formats: frozenset[str] = PLOT_FORMATS,
+                   add_suffix: str = ".png") -> Callable[[str], str]:
+    """An argparse ``type`` for a file path option, checked when the command line is read
+    (before any work): ``none`` stays ``none`` (no file); an existing directory, or a path
+    ending in a separator, gets ``default_name`` inside it; a path without an extension gets
+    ``add_suffix`` (what matplotlib would add anyway, so the path printed is the one
+    written); any other extension must be one of ``formats``."""
+
+    def convert(value: str) -> str:
+        if value.lower() == "none":
+            return "none"
+        if not value.strip():
+            raise argparse.ArgumentTypeError(f"must be a file path or 'none', but got {value!r}")
+        path = Path(value)
+        if path.is_dir() or value.endswith((os.sep, "/")):
+            path = path / default_name
+        elif not path.suffix:
+            path = path.with_name(path.name + add_suffix)
+        suffix = path.suffix.lower().lstrip(".")
+        if suffix not in formats:
+            raise argparse.ArgumentTypeError(
+                f"unsupported format {suffix!r}: the path must end in one of "
+                f"{', '.join('.' + f for f in sorted(formats))} (or be 'none'), but got {value!r}")
+        return str(path)
+
+    convert.__name__ = "path"  # argparse names the type in its own messages
+    return convert
+
+
 def add_output_argument(parser: argparse.ArgumentParser, default_name: str) -> None:
     parser.add_argument(
         "--out",
         default=default_name,
+        type=plot_path_type(default_name),
         metavar="PATH",
-        help=f"where to write the plot (default: {default_name}); 'none' to skip it",
+        help=f"where to write the plot (default: {default_name}; in a directory: that name "
+        "inside it; no extension: .png); 'none' to skip it",
     )
 
 
 def output_path(value: str | None) -> Path | None:
     """The plot path from ``--out``, or None when the user asked for no file."""
-    if value is None or value.lower() == "none":
+    if value is None or str(value).lower() == "none":
         return None
     path = Path(value)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def set_flag_names(parser: argparse.ArgumentParser, names: Mapping[str, str]) -> None:
+    """Tell ``lrkit``'s error handler which library parameter names are which of this
+    command's flags (see :func:`name_flags`)."""
+    parser.set_defaults(flag_names=dict(names))
+
+
+def name_flags(message: str, names: Mapping[str, str] | None) -> str:
+    """A library error message with its parameter names replaced by the command's flags.
+
+    >>> name_flags("`num` must be >= 2, but got num=1; `warmup_steps`, warmup_steps=3",
+    ...            {"num": "--num", "steps": "--steps"})
+    '`--num` must be >= 2, but got --num=1; `warmup_steps`, warmup_steps=3'
+    """
+    for name, flag in (names or {}).items():
+        message = message.replace(f"`{name}`", f"`{flag}`")
+        message = re.sub(rf"(?<![\w.\-]){re.escape(name)}=", lambda _m, f=flag: f"{f}=",
+                         message)
+    return message
 
 
 def show_progress(args: argparse.Namespace) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 import warnings
@@ -85,28 +86,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    with warnings.catch_warnings():  # the hook is the command's, not the process's
-        warnings.showwarning = _one_line_warning(args.command, warnings.showwarning)
-        return _run(args)
+    name = _command_name(args)
+    try:
+        with warnings.catch_warnings():  # the hook is the command's, not the process's
+            warnings.showwarning = _one_line_warning(name, warnings.showwarning)
+            code = _run(args, name)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        return _broken_pipe()
+    return code
 
 
-def _run(args: argparse.Namespace) -> int:
+def _command_name(args: argparse.Namespace) -> str:
+    """``find``, or ``lab sweep`` for a command with actions: the prefix of its messages."""
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if isinstance(action, str) else args.command
+
+
+def _broken_pipe() -> int:
+    """The reader of stdout went away (``lrkit ... | head``): stop quietly, as Unix tools do,
+    with the status of a process killed by SIGPIPE. stdout is pointed at /dev/null so that
+    the interpreter's last flush does not complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test's captured stdout)
+        pass
+    return 141
+
+
+def _run(args: argparse.Namespace, name: str) -> int:
+    from lrkit.cli._common import name_flags
+
+    def fail(message: str) -> int:
+        print(f"lrkit {name}: error: {name_flags(message, getattr(args, 'flag_names', None))}",
+              file=sys.stderr)
+        return 2
+
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: e.g. --lr-max 1e300
-        print(f"lrkit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     except ImportError as exc:
-        print(f"lrkit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
+    except BrokenPipeError:
+        raise  # not an error of the command: main stops quietly
     except OSError as exc:  # a path that cannot be written or read, a server that cannot be reached
-        print(f"lrkit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     except MemoryError as exc:  # sizes far beyond this machine, e.g. --steps 100000000000
-        print(f"lrkit {args.command}: error: out of memory ({exc})", file=sys.stderr)
-        return 2
+        return fail(f"out of memory ({exc})")
     except KeyboardInterrupt:
-        print(f"lrkit {args.command}: interrupted", file=sys.stderr)
+        print(f"lrkit {name}: interrupted", file=sys.stderr)
         return 130
 
 

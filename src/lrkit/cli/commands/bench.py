@@ -8,9 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lrkit.cli._common import add_json_argument, print_json, show_progress
+from lrkit.cli._common import (
+    add_json_argument,
+    output_path,
+    plot_path_type,
+    print_json,
+    set_flag_names,
+    show_progress,
+)
 
 ORDER = 60
+
+# bars of the PNG stop at this ratio to the grid's best; a capped bar is marked with its value
+CAP = 3.0
 
 EPILOG = """\
 examples:
@@ -40,9 +50,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--auto-budget", type=float, default=1.5, metavar="RUNS",
                         help="the budget lrkit auto gets, in runs (default 1.5)")
     parser.add_argument("--out", default="bench.md", metavar="PATH.md",
-                        help="Markdown file to write (default bench.md; the PNG goes beside it); "
-                        "'none' to skip")
+                        type=plot_path_type("bench.md", frozenset({"md", "markdown"}), ".md"),
+                        help="Markdown file to write (default bench.md; in a directory: bench.md "
+                        "inside it; the PNG goes beside it); 'none' to skip")
     add_json_argument(parser)
+    set_flag_names(parser, {"problem": "--problem", "problems": "--problem",
+                            "methods": "--methods", "seeds": "--seeds"})
     parser.set_defaults(func=run)
 
 
@@ -52,16 +65,20 @@ def run(args: argparse.Namespace) -> int:
     from lrkit.problems import names
 
     problems = names() if args.problem == ["all"] else list(args.problem)
+    repeated = sorted({p for p in problems if problems.count(p) > 1})
+    if repeated:
+        raise ValueError(f"`--problem` must name each problem once, but got "
+                         f"{' '.join(args.problem)} ({', '.join(repeated)} more than once)")
     methods = get_methods(args.methods, auto_budget=args.auto_budget)
     result = run_bench(problems, methods, seeds=args.seeds, progress=show_progress(args))
-    out = None if args.out.lower() == "none" else Path(args.out)
+    out: Path | None = output_path(args.out)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
         png = out.with_suffix(".png")
         from lrkit._optional import pyplot
         from lrkit.bench.plot import plot_ratios
 
-        ax = plot_ratios(result)
+        ax = plot_ratios(result, cap=CAP)
+        _mark_capped(ax, result, CAP)
         ax.figure.savefig(png, dpi=110)
         pyplot().close(ax.figure)
         command = "lrkit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
@@ -75,3 +92,22 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         print(f"\nwrote {out} and {out.with_suffix('.png')}")
     return 0
+
+
+def _mark_capped(ax: Any, result: Any, cap: float) -> None:
+    """Write the true ratio (or "diverged") above each bar that ``plot_ratios`` stopped at
+    ``cap``, with an arrow: without it a ratio of 50 reads as one of 3."""
+    import math
+
+    for method, bars in zip(result.methods, ax.containers, strict=False):
+        for problem, bar in zip(result.problems, bars, strict=False):
+            ratio = result.cell(problem, method).ratio
+            if math.isfinite(ratio) and ratio <= cap:
+                continue
+            text = (f"{ratio:.3g}" if math.isfinite(ratio)
+                    else "diverged" if ratio > 0 else "n/a")  # inf: a non-finite loss
+            x = bar.get_x() + bar.get_width() / 2
+            # rotated a quarter turn, the arrow points up: the bar goes on past the cap
+            ax.annotate(f"\u2192 {text}", (x, cap), xytext=(0, 2), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7, rotation=90)
+    ax.set_ylim(top=max(ax.get_ylim()[1], cap * 2.2))  # room for the marks

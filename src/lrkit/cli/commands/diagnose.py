@@ -11,19 +11,22 @@ from lrkit.cli._common import (
     format_table,
     output_path,
     print_json,
+    set_flag_names,
 )
 
 ORDER = 50
 
 _EXAMPLES = """\
 examples:
-  lrkit diagnose train_log.csv                 table of verdict changes + lrkit-diagnose.png
+  lrkit diagnose examples/train_log.csv        table of verdict changes + lrkit-diagnose.png
   lrkit diagnose events.jsonl --json --out none
   lrkit diagnose log.csv --window 100          a longer window for a noisy loss
   lrkit diagnose metrics.csv --loss-column train_loss   a Lightning CSVLogger log
 
 The log is CSV with a header or JSON lines, with a 'loss' column and optionally 'step',
-'grad_norm' and 'lr' (with 'lr', a decaying schedule is not mistaken for a plateau)."""
+'grad_norm' and 'lr' (with 'lr', a decaying schedule is not mistaken for a plateau). A JSON
+null loss counts as NaN (a divergence); a row without a loss (an empty CSV cell, a JSON object
+without the key) is skipped."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="steps before trend verdicts are given (default: 30)")
     add_output_argument(parser, "lrkit-diagnose.png")
     add_json_argument(parser)
+    set_flag_names(parser, {"window": "--window", "warmup": "--warmup", "log": "LOG"})
     parser.set_defaults(func=run)
 
 

@@ -9,17 +9,24 @@ from lrkit.cli._common import (
     add_output_argument,
     add_problem_argument,
     format_table,
+    name_flags,
     output_path,
     print_json,
+    set_flag_names,
     show_progress,
 )
 
 ORDER = 20
 
+# the range test's parameter names, as this command's flags (in errors and notes)
+FLAGS = {"problem": "--problem", "start": "--start", "end": "--end", "num": "--num",
+         "seed": "--seed", "accumulation_steps": "--accumulation-steps",
+         "max_grad_norm": "--max-grad-norm"}
+
 _EXAMPLES = """\
 examples:
   lrkit find --problem digits-mlp                  suggestions + lrkit-find.png
-  lrkit find --problem my_problem.py:make --num 60 --out find.png
+  lrkit find --problem examples/my_problem.py:make_problem --num 60 --out find.png
   lrkit find --problem char-lm --json --out none   machine-readable, no plot
   lrkit find --list-problems"""
 
@@ -54,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="do not stop when the loss blows up (a NaN still stops)")
     add_output_argument(parser, "lrkit-find.png")
     add_json_argument(parser)
+    set_flag_names(parser, FLAGS)
     parser.set_defaults(func=run)
 
 
@@ -108,14 +116,15 @@ class _Batches:
 
 def _report(name: str, optimizer: str, result: object, plot: object) -> str:
     r = result  # RangeTestResult
+    note = name_flags(r.note, FLAGS)  # type: ignore[attr-defined]
     lines = [f"lrkit find: {name} ({optimizer}), {r.steps} steps, stopped: {r.stop_reason}"]  # type: ignore[attr-defined]
     if r.suggestion is not None:  # type: ignore[attr-defined]
         low, high = r.band  # type: ignore[attr-defined]
         lines.append(f"suggested lr: {r.suggestion:.3g}   (band {low:.3g} .. {high:.3g})")  # type: ignore[attr-defined]
-        if r.note:  # type: ignore[attr-defined]
-            lines.append(f"note: {r.note}")  # type: ignore[attr-defined]
+        if note:
+            lines.append(f"note: {note}")
     else:
-        lines.append(f"no reliable suggestion: {r.note}")  # type: ignore[attr-defined]
+        lines.append(f"no reliable suggestion: {note}")
     edge = r.divergence_lr  # type: ignore[attr-defined]
     lines.append(f"divergence edge: {'none within the sweep' if edge is None else f'{edge:.3g}'}")
     lines.append("")

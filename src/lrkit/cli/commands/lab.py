@@ -17,6 +17,7 @@ from lrkit.cli._common import (
     format_table,
     output_path,
     print_json,
+    set_flag_names,
     show_progress,
 )
 
@@ -24,6 +25,14 @@ ORDER = 70
 
 OBJECTIVES = ("quadratic", "noisy-quadratic", "rosenbrock", "beale", "saddle", "logistic")
 OPTIMIZERS = ("gd", "heavy-ball", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+
+# far past any divergence; rates beyond it overflow the sweep plot's log axis
+MAX_LR = 1e100
+
+# the lab's parameter names, as the flags of every action (in error messages)
+FLAGS = {"kappa": "--kappa", "dim": "--dim", "sigma": "--sigma", "lam": "--lam",
+         "batch_size": "--batch-size", "seed": "--seed", "steps": "--steps",
+         "momentum": "--momentum", "weight_decay": "--weight-decay"}
 
 EPILOG = """\
 examples:
@@ -59,6 +68,7 @@ def register(subparsers: Any) -> None:
                        help="smallest rate (default: 1e-3/L where L is known, else 1e-4)")
     sweep.add_argument("--lr-max", type=float, default=None, metavar="LR",
                        help="largest rate (default: past the divergence threshold, else 10)")
+    set_flag_names(sweep, dict(FLAGS, num="--num"))
     sweep.set_defaults(func=run_sweep)
 
     path = _add(actions, "path", "trajectories of several rates on a contour plot",
@@ -69,6 +79,7 @@ def register(subparsers: Any) -> None:
     path.add_argument("--lr", type=float, nargs="+", default=[1e-3, 3e-2, 3e-1], metavar="LR",
                       help="the rates (default: 1e-3 3e-2 3e-1)")
     path.add_argument("--steps", type=int, default=500, help="steps (default 500)")
+    set_flag_names(path, dict(FLAGS, lrs="--lr"))
     path.set_defaults(func=run_path)
 
     decay = _add(actions, "decay", "the same rate with and without decay",
@@ -84,6 +95,7 @@ def register(subparsers: Any) -> None:
     decay.add_argument("--steps", type=int, default=1000, help="steps (default 1000)")
     decay.add_argument("--seeds", type=int, default=8,
                        help="noise seeds each curve averages (default 8)")
+    set_flag_names(decay, dict(FLAGS, lr="--lr", seeds="--seeds", text="--schedule"))
     decay.set_defaults(func=run_decay)
 
     compare = _add(actions, "compare", "optimizers side by side, each at its best rate",
@@ -96,6 +108,7 @@ def register(subparsers: Any) -> None:
     compare.add_argument("--steps", type=int, default=300, help="steps per run (default 300)")
     compare.add_argument("--num", type=int, default=60,
                          help="rates on each optimizer's grid (default 60)")
+    set_flag_names(compare, dict(FLAGS, num="--num"))
     compare.set_defaults(func=run_compare)
 
 
@@ -156,14 +169,26 @@ def _hyperparameters(args: argparse.Namespace) -> dict[str, Any]:
     return hyper
 
 
-def _save(figure: Any, args: argparse.Namespace) -> str | None:
+def _save(draw: Any, result: Any, args: argparse.Namespace) -> str | None:
+    """Draw ``result`` with ``draw`` and write it to ``--out``; nothing is drawn for
+    ``--out none``."""
     path = output_path(args.out)
     if path is None:
         return None
     from lrkit.lab.plots import save
 
-    save(figure, path)
+    save(draw(result), path)
     return str(path)
+
+
+def _rate(flag: str, value: float) -> float:
+    from lrkit._validation import check_positive
+
+    value = check_positive(flag, value)
+    if value > MAX_LR:
+        raise ValueError(f"`{flag}` must be <= {MAX_LR:g} (far past any divergence), but got "
+                         f"{flag}={value!r}")
+    return value
 
 
 def _finish(payload: dict[str, Any], text: str, plot: str | None, args: argparse.Namespace) -> int:
@@ -180,7 +205,7 @@ def _finish(payload: dict[str, Any], text: str, plot: str | None, args: argparse
 def run_sweep(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from lrkit._validation import check_int, check_positive
+    from lrkit._validation import check_int
     from lrkit.lab import experiments
     from lrkit.lab.plots import plot_sweep
 
@@ -189,15 +214,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     lrs = None
     if args.lr_min is not None or args.lr_max is not None:
         default = experiments.default_lrs(objective, args.optimizer, num)
-        low = default[0] if args.lr_min is None else check_positive("--lr-min", args.lr_min)
-        high = default[-1] if args.lr_max is None else check_positive("--lr-max", args.lr_max)
+        low = default[0] if args.lr_min is None else _rate("--lr-min", args.lr_min)
+        high = default[-1] if args.lr_max is None else _rate("--lr-max", args.lr_max)
         if low >= high:
             raise ValueError(f"`--lr-min < --lr-max` must hold, but got (lr_min={low!r}, "
                              f"lr_max={high!r})")
         lrs = np.geomspace(low, high, num)
     result = experiments.sweep(objective, args.optimizer, lrs=lrs, num=num, steps=args.steps,
                                progress=show_progress(args), **_hyperparameters(args))
-    plot = _save(plot_sweep(result), args)
+    plot = _save(plot_sweep, result, args)
 
     rows: list[list[Any]] = []
     for label, rate in result.theory.items():
@@ -223,9 +248,10 @@ def run_path(args: argparse.Namespace) -> int:
     from lrkit.lab.plots import plot_path
 
     objective = _objective(args)
-    result = experiments.path(objective, args.optimizer, args.lr, steps=args.steps,
+    lrs = [_rate("--lr", lr) for lr in args.lr]
+    result = experiments.path(objective, args.optimizer, lrs, steps=args.steps,
                               **_hyperparameters(args))
-    plot = _save(plot_path(result), args)
+    plot = _save(plot_path, result, args)
     payload = result.to_dict()
     rows = [[r["lr"], r["final_gap"], r["distance"], "yes" if r["diverged"] else "no"]
             for r in payload["runs"]]
@@ -245,17 +271,29 @@ def run_decay(args: argparse.Namespace) -> int:
         from lrkit.schedules import parse
 
         schedule = parse(args.schedule)
-    result = experiments.decay(objective, args.optimizer, args.lr, schedule, steps=args.steps,
+    lr = None if args.lr is None else _rate("--lr", args.lr)
+    result = experiments.decay(objective, args.optimizer, lr, schedule, steps=args.steps,
                                seeds=args.seeds, **_hyperparameters(args))
-    plot = _save(plot_decay(result), args)
-    rows = [[label, float(result.rates[label][0]), float(result.rates[label][-1]), final]
+    plot = _save(plot_decay, result, args)
+    rows = [[label, float(result.rates[label][0]), float(result.rates[label][-1]), final,
+             _diverged(result.diverged[label], result.seeds)]
             for label, final in result.finals.items()]
     if result.noise_floor is not None:
-        rows.append(["theory: floor of constant lr", result.lr, result.lr, result.noise_floor])
+        rows.append(["theory: floor of constant lr", result.lr, result.lr, result.noise_floor,
+                     ""])
     text = (f"{result.optimizer} on {result.objective}, decay {result.schedule}, mean of "
             f"{result.seeds} seeds\n\n"
-            + format_table(["run", "first lr", "last lr", "final gap"], rows))
+            + format_table(["run", "first lr", "last lr", "final gap", "diverged"], rows))
+    if any(result.diverged.values()):
+        text += ("\n\ndiverged: a run that blew up (gap inf) or ended farther from the minimum "
+                 "than it started; try a smaller --lr")
     return _finish(result.to_dict(), text, plot, args)
+
+
+def _diverged(count: int, seeds: int) -> str:
+    if count == 0:
+        return "no"
+    return "yes" if count == seeds else f"{count} of {seeds} seeds"
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -266,7 +304,7 @@ def run_compare(args: argparse.Namespace) -> int:
     names = args.optimizers or list(experiments.DEFAULT_COMPARE)
     result = experiments.compare(objective, names, steps=args.steps, num=args.num,
                                  progress=show_progress(args))
-    plot = _save(plot_compare(result), args)
+    plot = _save(plot_compare, result, args)
     entries = sorted(result.entries, key=lambda e: e.final_gap)
     rows = [[e.optimizer, e.best_lr, e.final_gap,
              f"{e.sweep.good_range[0]:.3g} .. {e.sweep.good_range[1]:.3g}"] for e in entries]

@@ -5,14 +5,27 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from lrkit.cli._common import add_json_argument, format_table, print_json
+from lrkit.cli._common import (
+    add_json_argument,
+    format_table,
+    plot_path_type,
+    print_json,
+    set_flag_names,
+)
 
 ORDER = 40
+
+# up to this many steps, min, max and the plot read every step; past it, SAMPLED evenly
+# spaced steps (and the table's), so a horizon of 10**11 steps costs what 10**5 do
+EXACT_STEPS = 100_000
+SAMPLED = 10_001
+# past 2**53 a step is no longer an exact float64
+MAX_STEPS = 2**53
 
 _SHOW_EXAMPLES = """\
 examples:
   lrkit schedule show "warmup(100, cosine(1000))"
-  lrkit schedule show "wsd(10000, 500, 2000, decay='1-sqrt')" --plot wsd.png
+  lrkit schedule show "wsd(10000, 500, 2000, decay='1-sqrt')" --out wsd.png
   lrkit schedule show "cosine_restarts(100, mult=2)" --steps 700 --points 8 --json
   lrkit schedule show "one_cycle(1000)" --base-lr 0.1"""
 
@@ -49,9 +62,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="rows of the table, evenly spaced steps (default: 11)")
     show.add_argument("--base-lr", type=float, default=None, metavar="LR",
                       help="also show the rate base_lr * multiplier")
-    show.add_argument("--plot", default=None, metavar="PATH.png", help="write a plot of all N steps")
+    show.add_argument("--out", "--plot", dest="plot", default=None, metavar="PATH.png",
+                      type=plot_path_type("schedule.png"),
+                      help="write a plot of the N steps (in a directory: schedule.png inside "
+                      f"it; past {EXACT_STEPS} steps, {SAMPLED} evenly spaced ones); --plot is "
+                      "the same option")
     show.add_argument("--log", action="store_true", help="log scale on the plot's y axis")
     add_json_argument(show)
+    set_flag_names(show, {"text": "SPEC"})
     show.set_defaults(func=run_show)
 
     listing = actions.add_parser(
@@ -99,13 +117,19 @@ def run_show(args: argparse.Namespace) -> int:
     points = check_int("--points", args.points, minimum=1)
     base_lr = None if args.base_lr is None else check_positive("--base-lr", args.base_lr)
 
+    if total > MAX_STEPS:
+        raise ValueError(f"`--steps` must be at most 2**53, but got {total} steps (0..{total - 1})")
+
     steps = np.unique(np.round(np.linspace(0, total - 1, min(points, total))).astype(np.int64))
     values = schedule(steps)
-    every = schedule(np.arange(total, dtype=np.float64))
+    # min and max over every step while that is cheap, else over evenly spaced ones
+    sampled = total > EXACT_STEPS
+    every = _steps(total, steps)
+    extremes = np.concatenate([values, schedule(every.astype(np.float64))])
+    low, high = float(extremes.min()), float(extremes.max())
     plot_path = None
     if args.plot:
-        plot_path = _write_plot(schedule, total, base_lr, args.plot, args.log)
-
+        plot_path = _write_plot(schedule, every, base_lr, args.plot, args.log)
     if args.json:
         payload = {
             "schedule": str(schedule),
@@ -114,8 +138,9 @@ def run_show(args: argparse.Namespace) -> int:
             "horizon": schedule.horizon,
             "steps": steps.tolist(),
             "multipliers": values.tolist(),
-            "min": float(every.min()),
-            "max": float(every.max()),
+            "min": low,
+            "max": high,
+            "sampled_steps": int(every.size) if sampled else None,
         }
         if base_lr is not None:
             payload["lrs"] = (base_lr * values).tolist()
@@ -128,28 +153,55 @@ def run_show(args: argparse.Namespace) -> int:
     rows = [[int(t), float(v)] + ([base_lr * float(v)] if base_lr is not None else [])
             for t, v in zip(steps, values, strict=True)]
     horizon = "none" if schedule.horizon is None else str(schedule.horizon)
+    over = f" over {every.size} sampled steps" if sampled else ""
     print(f"{schedule}   (steps 0..{total - 1}, horizon {horizon}, "
-          f"min {every.min():.4g}, max {every.max():.4g})")
+          f"min {low:.4g}, max {high:.4g}{over})")
     print(format_table(headers, rows))
     if plot_path is not None:
         print(f"plot written to {plot_path}")
     return 0
 
 
-def _write_plot(schedule: object, total: int, base_lr: float | None, path: str,
+def _steps(total: int, shown: object) -> object:
+    """Every step below ``total``, or past ``EXACT_STEPS`` of them ``SAMPLED`` evenly spaced
+    ones and those of the table (``shown``), as int64."""
+    import numpy as np
+
+    if total <= EXACT_STEPS:
+        return np.arange(total, dtype=np.int64)
+    spaced = np.round(np.linspace(0, total - 1, SAMPLED)).astype(np.int64)
+    return np.union1d(spaced, np.asarray(shown, dtype=np.int64))
+
+
+def _write_plot(schedule: object, steps: object, base_lr: float | None, path: str,
                 log: bool) -> str | None:
+    """The plot of the schedule at ``steps`` (drawn here, not by ``plot_schedule``, which
+    evaluates every step up to its total)."""
+    import numpy as np
+
     from lrkit._optional import pyplot
     from lrkit.cli._common import output_path
-    from lrkit.schedules.plotting import plot_schedule
 
     target = output_path(path)
     if target is None:
         return None
+    x = np.asarray(steps, dtype=np.float64)
+    y = schedule(x)  # type: ignore[operator]
+    if base_lr is not None:
+        y = base_lr * y
     plt = pyplot()
-    ax = plot_schedule(schedule, total, base_lr=base_lr, log=log)  # type: ignore[arg-type]
+    fig, ax = plt.subplots(figsize=(6.0, 3.2), layout="constrained")
+    ax.plot(x, y, label=str(schedule), lw=1.6)
+    ax.set_xlabel("step")
+    ax.set_ylabel("lr" if base_lr is not None else "multiplier")
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0.0)
+    ax.grid(True, alpha=0.3)
     ax.set_title(str(schedule), fontsize=9)
-    ax.figure.savefig(target, dpi=120)
-    plt.close(ax.figure)
+    fig.savefig(target, dpi=120)
+    plt.close(fig)
     return str(target)
 
 

@@ -1,0 +1,97 @@
+"""What every command shares: where ``--out`` writes (and that the path printed is the one
+written), an unsupported format refused before any work, a closed stdout (``| head``) ended
+quietly, and library parameter names shown as the command's flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lrkit.cli._common import name_flags, plot_path_type
+from lrkit.cli.main import main
+
+FIND = ["find", "--problem", "quadratic", "--num", "10"]
+
+
+def test_out_without_an_extension_writes_png_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main([*FIND, "--out", "myplot"]) == 0
+    assert "plot: myplot.png" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["myplot.png"]
+
+
+def test_out_an_existing_directory_writes_the_default_name_inside(tmp_path, capsys):
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    assert main([*FIND, "--out", str(folder)]) == 0
+    assert f"plot: {folder / 'lrkit-find.png'}" in capsys.readouterr().out
+    assert [p.name for p in folder.iterdir()] == ["lrkit-find.png"]
+    assert not (tmp_path / "plots.png").exists()
+
+
+def test_out_with_a_trailing_separator_is_a_directory_even_when_new(tmp_path, capsys):
+    assert main([*FIND, "--out", str(tmp_path / "new") + os.sep]) == 0
+    assert (tmp_path / "new" / "lrkit-find.png").is_file()
+
+
+@pytest.mark.parametrize("argv", [
+    FIND,
+    ["lab", "sweep", "--num", "3", "--steps", "3"],
+    ["diagnose", "nope.csv"],
+    ["schedule", "show", "cosine(10)"],
+])
+def test_an_unsupported_format_fails_before_any_work(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--out", "x.txt"])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "argument --out" in lines[0], lines
+    assert "unsupported format 'txt'" in lines[0] and ".png" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_path_type_resolves_paths(tmp_path):
+    convert = plot_path_type("default.png")
+    assert convert("none") == "none" and convert("NONE") == "none"
+    assert convert("a.PDF") == "a.PDF"
+    assert convert(str(tmp_path / "plot")) == str(tmp_path / "plot.png")
+    assert convert(str(tmp_path)) == str(tmp_path / "default.png")
+    with pytest.raises(argparse.ArgumentTypeError, match="unsupported format 'md'"):
+        convert("table.md")
+
+
+def test_plot_formats_are_matplotlibs():
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from lrkit.cli._common import PLOT_FORMATS
+
+    assert PLOT_FORMATS <= set(FigureCanvasBase.get_supported_filetypes())
+
+
+def test_a_closed_stdout_ends_quietly():
+    # what `lrkit find ... | head -1` does once head has read its line
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrkit.cli.main", *FIND, "--out", "none"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""
+
+
+def test_name_flags_replaces_whole_names_only():
+    flags = {"num": "--num", "steps": "--steps"}
+    assert name_flags("`num` must be >= 2, but got num=1", flags) == \
+        "`--num` must be >= 2, but got --num=1"
+    text = "`warmup_steps` must be >= 0, but got warmup_steps=-5 (in steps=3)"
+    assert name_flags(text, flags) == \
+        "`warmup_steps` must be >= 0, but got warmup_steps=-5 (in --steps=3)"
+    assert name_flags("`num` x", None) == "`num` x"
