@@ -141,3 +141,14 @@ def test_compare_spans_zero_when_seed_luck_decides():
     assert c["low"] < 0 < c["high"]
     assert 0.2 < c["p_better"] < 0.8
     assert c["difference"] == pytest.approx(sum(a) / 4 - sum(b) / 4)
+
+
+def test_markdown_with_auto_alone_does_not_claim_to_beat_other_methods(result):
+    import dataclasses
+
+    alone = dataclasses.replace(
+        result, methods=("auto",),
+        cells=tuple(cell for cell in result.cells if cell.method == "auto"))
+    md = markdown(alone, command="lrkit bench --methods auto", plot="auto.png")
+    assert "better geometric mean than every other method: not measured" in md
+    assert " vs " not in md.split("Targets for lrkit auto")[1]
