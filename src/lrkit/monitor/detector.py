@@ -355,7 +355,8 @@ class Monitor:
                 return Verdict(PLATEAU, step, self.plateau_factor, (Evidence(
                     "flat", z, self.z_significant, n,
                     f"no significant progress over {n} steps (median {m1:.4g} -> {m2:.4g}, "
-                    f"z={z:.3g} < {self.z_significant:g}) at a constant rate",
+                    f"z={z:.3g} < {self.z_significant:g}) "
+                    + ("at a constant rate" if self._lrs else "(the rate is unknown: no lr was given)"),
                 ),))
         return Verdict(OK, step)
 

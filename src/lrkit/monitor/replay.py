@@ -95,7 +95,6 @@ def diagnose(
             f"keep the rows of the one to diagnose"
         )
     monitor = Monitor() if monitor is None else monitor
-    rates_known = lrs is not None and not all(_missing(r) for r in lrs)
     statuses: list[str] = []
     changes: list[Change] = []
     worst: Verdict | None = None
@@ -108,9 +107,6 @@ def diagnose(
         key = (verdict.status, verdict.cause)
         if key != previous:
             detail = verdict.evidence[0].detail if verdict.evidence else ""
-            if not rates_known and detail.endswith(_CONSTANT):
-                # the monitor reads "no decay seen" as constant; without rates it is unknown
-                detail = detail[: -len(_CONSTANT)] + " (the rate is unknown: no lr was given)"
             changes.append(Change(int(steps_arr[i]), verdict.status, verdict.cause,
                                   verdict.factor, detail))
             previous = key
@@ -127,9 +123,6 @@ def diagnose(
         changes=changes,
         counts={s: counts.get(s, 0) for s in STATUSES},
     )
-
-
-_CONSTANT = " at a constant rate"
 
 
 def _missing(value: Any) -> bool:
