@@ -44,7 +44,7 @@ def test_auto_text_report(problem_spec, tmp_path, capsys):
 def test_auto_bad_input_is_one_line_and_exit_2(problem_spec, capsys):
     assert main(["auto", "--problem", problem_spec, "--budget", "0.5", "--out", "none"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "budget" in err[0]
+    assert len(err) == 1 and "`--budget`" in err[0]
     assert main(["auto", "--problem", "no-such-problem"]) == 2
 
 
@@ -70,7 +70,7 @@ def test_bench_auto_budget(problem_spec, tmp_path, capsys, monkeypatch):
     assert main(["bench", "--problem", problem_spec, "--methods", "auto", "--auto-budget", "0.5",
                  "--out", "none"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "auto_budget" in err[0] and "0.5" in err[0]
+    assert len(err) == 1 and "--auto-budget" in err[0] and "0.5" in err[0]
 
 
 def test_a_schedule_that_ends_early_is_one_warning_line(problem_spec, capsys):

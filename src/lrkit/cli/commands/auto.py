@@ -11,6 +11,7 @@ from lrkit.cli._common import (
     add_problem_argument,
     output_path,
     print_json,
+    set_flag_names,
     show_progress,
 )
 
@@ -46,6 +47,8 @@ def register(subparsers: Any) -> None:
                         help="schedule text (default: 5%% linear warmup then cosine to 0)")
     add_json_argument(parser)
     add_output_argument(parser, "auto.png")
+    set_flag_names(parser, {"problem": "--problem", "budget": "--budget", "steps": "--steps",
+                            "seed": "--seed", "schedule": "--schedule", "text": "--schedule"})
     parser.set_defaults(func=run)
 
 

@@ -55,7 +55,8 @@ def register(subparsers: Any) -> None:
                         "inside it; the PNG goes beside it); 'none' to skip")
     add_json_argument(parser)
     set_flag_names(parser, {"problem": "--problem", "problems": "--problem",
-                            "methods": "--methods", "seeds": "--seeds"})
+                            "methods": "--methods", "seeds": "--seeds",
+                            "auto_budget": "--auto-budget"})
     parser.set_defaults(func=run)
 
 
