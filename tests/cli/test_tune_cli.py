@@ -25,6 +25,7 @@ def test_json_shape_plot_and_best_rate(tmp_path, capsys):
     row = payload["trials"][0]
     assert {"number", "lr", "state", "value", "steps", "note"} <= set(row)
     assert 1e-5 <= payload["best_lr"] <= 10.0
+    assert payload["plot"] == str(tmp_path / "tune.png")
     png = (tmp_path / "tune.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
@@ -76,11 +77,16 @@ def test_two_local_workers(tmp_path, capsys):
     (["--lr-range", "1", "0.1"], "lr_range"),
     (["--seed", "-3"], "seed"),
     (["--schedule", "nope(3)"], "text"),
+    (["--heartbeat", "30", "--grace", "10"], "grace"),
+    (["--study", ""], "study"),
+    (["--storage", " "], "storage"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, name):
     assert main(tune_args(tmp_path, *extra)) == 2
     err = capsys.readouterr().err
     assert f"`{name}`" in err and err.count("\n") == 1
+    if name == "grace":
+        assert "grace=10" in err and "heartbeat=30" in err
     storage = open_storage(str(tmp_path / "t.journal"))
     assert optuna.get_all_study_summaries(storage) == []  # nothing left behind
 
@@ -88,3 +94,52 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, name):
 def test_unknown_problem(tmp_path, capsys):
     assert main(["tune", "--problem", "nope", "--storage", str(tmp_path / "t.journal")]) == 2
     assert "`problem`" in capsys.readouterr().err
+
+
+def test_a_range_at_or_above_a_divergence_stops_with_one_line_and_exit_2(tmp_path, capsys):
+    """--lr-range 1 5 on the quadratic (its 200 steps diverge at lr=1 within 10 steps): the
+    audit saw six trials, all at lr=1 and all diverged."""
+    assert main(tune_args(tmp_path, "--n-trials", "6", "--lr-range", "1", "5", "--steps", "200")) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "lower it" in captured.err
+    assert "--lr-range must reach below the lowest rate that diverged" in captured.err
+    study = optuna.load_study(study_name="tune-quadratic-seed0",
+                              storage=open_storage(str(tmp_path / "t.journal")))
+    assert [t.params["lr"] for t in study.trials] == [1.0]
+
+
+def test_resuming_with_another_lr_range_is_rejected(tmp_path, capsys):
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--study", "rr1")) == 0
+    capsys.readouterr()
+    assert main(tune_args(tmp_path, "--n-trials", "4", "--study", "rr1",
+                          "--lr-range", "1e-4", "1e-3")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "must stay (1e-05, 10)" in err and "lr_range=(0.0001, 0.001)" in err
+    assert main(tune_args(tmp_path, "--n-trials", "3", "--study", "rr1", "--json")) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert len(payload["trials"]) == 3  # without --lr-range the stored range is kept
+
+
+def test_sampler_and_pruner_have_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["tune", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--sampler {lrkit,tpe,random} how rates are proposed" in out
+    assert "--pruner {lrkit,median,none} how trials are stopped early" in out
+
+
+def test_worker_says_trial_for_one(tmp_path, capsys):
+    assert main(tune_args(tmp_path, "--n-trials", "1", "--study", "one")) == 0
+    capsys.readouterr()
+    storage = str(tmp_path / "t.journal")
+    study = optuna.load_study(study_name="one", storage=open_storage(storage))
+    study.set_user_attr("lrkit:n_trials", 2)
+    assert main(["worker", "--storage", storage, "--study", "one"]) == 0
+    assert "ran 1 trial of study one" in capsys.readouterr().out
+
+
+def test_worker_rejects_an_empty_study_name(tmp_path, capsys):
+    assert main(["worker", "--storage", str(tmp_path / "t.journal"), "--study", ""]) == 2
+    err = capsys.readouterr().err
+    assert "`study` must not be empty" in err and err.count("\n") == 1

@@ -73,3 +73,15 @@ def test_dashboard_loader_reads_a_postgres_study(postgres_study):
     storage = get_storage(url)
     study = next(s for s in get_studies(storage) if s.study_name == name)
     assert len(get_trials(InMemoryCache(), storage, study._study_id)) == 3
+
+
+def test_a_plain_postgresql_url_uses_the_installed_driver(postgres_study):
+    """SQLAlchemy 2.1 reads postgresql:// as psycopg 3; with only psycopg2 installed a plain
+    URL failed with "No module named 'psycopg'"."""
+    from lrkit.tuning import tune
+
+    url, name = postgres_study
+    plain = "postgresql://" + url.split("://", 1)[1]
+    result = tune(lambda t: (t.lr - 0.1) ** 2, n_trials=2, storage=plain, study_name=name,
+                  lr_range=(1e-3, 1.0))
+    assert len(result.trials) == 2

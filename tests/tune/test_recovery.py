@@ -135,3 +135,36 @@ def test_worker_killed_mid_trial_on_the_journal_storage(tmp_path, study_name):
 def test_worker_killed_mid_trial_on_postgres(postgres_study):
     url, name = postgres_study
     kill_one_worker_mid_trial(url, name)
+
+
+def test_ctrl_c_fails_the_trial_as_interrupted_and_the_next_worker_retries_it(tmp_path, study_name):
+    """SIGINT (exit 130) left the trial FAIL with no reason and no retry, unlike kill -9."""
+    spec = str(tmp_path / "int.journal")
+    storage = _create(spec, study_name, n_trials=2)
+    worker = _worker(spec, study_name)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    try:
+        deadline = time.time() + 60
+        interrupted = None
+        while time.time() < deadline and interrupted is None:
+            for t in study.get_trials(states=(TrialState.RUNNING,)):
+                if t.intermediate_values:
+                    os.kill(worker.pid, signal.SIGINT)
+                    interrupted = t.number
+                    break
+            time.sleep(0.05)
+        assert interrupted is not None, "the worker never got a trial going"
+        assert worker.wait(timeout=30) == 130
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    trials = study.get_trials()
+    assert trials[interrupted].state == TrialState.FAIL
+    assert trials[interrupted].system_attrs["lrkit:failed_reason"] == "interrupted"
+    retry = [t for t in trials if t.system_attrs.get("lrkit:retry_of") == interrupted]
+    assert len(retry) == 1 and retry[0].state == TrialState.WAITING
+    assert _worker(spec, study_name).wait(timeout=90) == 0
+    retry = study.get_trials()[retry[0].number]
+    assert retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert retry.params == trials[interrupted].params

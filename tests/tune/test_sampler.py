@@ -116,3 +116,69 @@ def test_fine_phase_never_repeats_a_rate_at_the_edge_of_the_range():
     study = run(LRSampler(start=0.3), 14, f=lambda lr: 1.0 - lr, low=1e-3, high=0.3)
     lrs = [round(t.params["lr"], 12) for t in study.trials]
     assert len(set(lrs)) == len(lrs)
+
+
+LR = {"lr": optuna.distributions.FloatDistribution(1e-5, 1.0, log=True)}
+
+
+def _pruned(lr, values):
+    """A PRUNED trial that reported ``values`` ({step: value})."""
+    return optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params={"lr": lr},
+                                     distributions=LR, intermediate_values=values)
+
+
+def _numbered(trials):
+    """The trials as a study numbers them (0, 1, ...)."""
+    study = optuna.create_study()
+    study.add_trials(trials)
+    return study.get_trials()
+
+
+def test_a_trial_stopped_alone_at_a_rung_is_not_outranked_by_a_worse_later_one():
+    """The `lrkit tune --lr-range 1e-4 1e-3` audit case: trial 0 (0.001) stopped at the first
+    rung only because no other trial had reached it; trial 3 (0.00056) got one rung further
+    but was worse where both reported (step 22). 'Furthest first' picked trial 3."""
+    from lrkit.tuning.sampler import best_trial, leading_trial
+
+    first = [_pruned(1e-3, {9: 16.146, 19: 13.41, 22: 13.611}),
+             _pruned(1e-4, {9: 16.328, 19: 14.375, 22: 15.544}),
+             _pruned(3.16e-4, {9: 16.284, 19: 14.134, 22: 15.046})]
+    trials = _numbered(first + [_pruned(5.62e-4, {9: 16.234, 22: 14.507, 32: 13.503, 66: 12.147})])
+    assert leading_trial(trials).number == 0
+    assert best_trial(trials).number == 0
+    # a longer trial that was as good where both reported (within 2%) does lead
+    trials = _numbered(first + [_pruned(5.62e-4, {9: 16.0, 22: 13.7, 66: 12.1})])
+    assert leading_trial(trials).number == 3
+
+
+def test_a_complete_trial_ranks_on_its_final_value_before_pruned_ones():
+    from lrkit.tuning.sampler import best_trial
+
+    done = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.COMPLETE, value=5.0, params={"lr": 1e-2}, distributions=LR,
+        intermediate_values={9: 9.0, 22: 8.0, 99: 6.0})
+    trials = _numbered([done, _pruned(1e-3, {9: 7.0, 22: 6.0})])
+    assert best_trial(trials).number == 0
+
+
+def test_whole_range_at_or_above_a_divergence_leaves_nothing_to_propose():
+    """Every rate in (1, 5) is at or past lr=1, which diverged: the sampler must not
+    propose lr=1 again (the audit saw six trials at lr=1, all diverged)."""
+    sampler = LRSampler(start=1e-2)
+    study = run(sampler, 1, f=lambda lr: math.inf, low=1.0, high=5.0)
+    assert study.trials[0].params["lr"] == 1.0
+    trial = study.ask()
+    with pytest.raises(ValueError, match="`lr_range` must reach below the lowest rate that diverged"):
+        trial.suggest_float("lr", 1.0, 5.0, log=True)
+
+
+def test_an_incumbent_outside_the_range_never_pulls_a_proposal_out_of_it():
+    """The fine phase's grid was not clipped to the range: a study resumed with
+    lr_range=(1e-4, 1e-3) around an incumbent at 0.1 got trials at 0.034 and 0.0027."""
+    study = run(LRSampler(start=0.01), 3, f=lambda lr: valley(lr, best=0.1, cliff=0.5),
+                low=1e-3, high=10.0)
+    for _ in range(5):
+        trial = study.ask()
+        lr = trial.suggest_float("lr", 1e-4, 1e-3, log=True)
+        assert 1e-4 <= lr <= 1e-3 * (1 + 1e-9)
+        study.tell(trial, valley(lr, best=0.1))

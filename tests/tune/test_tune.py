@@ -106,7 +106,8 @@ def _journal_worker(path: str, name: str) -> None:
 
 def test_several_processes_share_one_journal_study(tmp_path):
     path = str(tmp_path / "shared.journal")
-    tune(gd_objective, n_trials=1, total_steps=STEPS, storage=path, study_name="shared")
+    tune(gd_objective, n_trials=1, total_steps=STEPS, storage=path, study_name="shared",
+         lr_range=(1e-4, 10.0))  # a resumed study keeps its range
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_journal_worker, args=(path, "shared")) for _ in range(2)]
     for p in procs:
@@ -151,7 +152,8 @@ def test_optuna_dashboard_reads_an_lrkit_journal_study(tmp_path):
     [({}, "n_trials"), ({"n_trials": 0}, "n_trials"), ({"n_trials": 2, "lr_range": (1.0, 0.1)}, "lr_range"),
      ({"n_trials": 2, "lr_range": (-1, 1)}, "lr_range"), ({"budget": 2.0}, "total_steps"),
      ({"n_trials": 2, "sampler": "grid"}, "sampler"), ({"n_trials": 2, "pruner": "hyperband"}, "pruner"),
-     ({"n_trials": 2, "storage": 3}, "storage")],
+     ({"n_trials": 2, "storage": 3}, "storage"),
+     ({"n_trials": 2, "heartbeat_interval": 30.0, "grace_period": 10.0}, "grace_period")],
 )
 def test_bad_arguments_name_the_argument(kwargs, name):
     with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
@@ -215,3 +217,118 @@ def test_a_file_that_is_not_a_journal_is_named(tmp_path):
     with pytest.raises(ValueError, match="journal file"):
         open_storage(str(log))
     assert log.read_text() == "step,loss\n0,1.0\n"
+
+
+def test_heartbeat_longer_than_the_grace_period_is_rejected_naming_both():
+    with pytest.raises(ValueError, match="grace_period=10 and heartbeat_interval=30"):
+        tune(gd_objective, n_trials=2, heartbeat_interval=30.0, grace_period=10.0)
+
+
+def test_the_best_rate_is_the_one_better_where_trials_were_compared():
+    """Audit case: trial 0 at 1e-3 stopped at the first rung because it was alone there;
+    the closing run finished 5.6e-4, which got further but was worse at that rung. On this
+    quadratic a larger rate (far below 2/L) is better at every step."""
+    from lrkit.problems import train
+    from lrkit.tuning import problem_objective
+
+    result = tune(problem_objective("quadratic"), n_trials=6, total_steps=200,
+                  lr_range=(1e-4, 1e-3), start=1e-2)
+    assert result.best_lr == pytest.approx(1e-3)
+    assert result.study.best_trial.params["lr"] == result.best_lr  # finished by the closing run
+    assert result.best_value == pytest.approx(train("quadratic", 1e-3).held_out, rel=1e-6)
+
+
+def test_no_rate_left_below_a_divergence_stops_at_once(tmp_path):
+    """lr_range=(1.5, 5) on a problem that diverges above lr=1: once the bottom of the range
+    has diverged every rate left is above it; the audit saw six trials at one rate."""
+    path = str(tmp_path / "high.journal")
+    with pytest.raises(ValueError, match="`lr_range` must reach below the lowest rate that diverged"):
+        tune(gd_objective, n_trials=6, total_steps=STEPS, lr_range=(1.5, 5.0), start=3.0,
+             storage=path, study_name="high")
+    study = optuna.load_study(study_name="high", storage=lrkit.tuning.open_storage(path))
+    assert [t.params["lr"] for t in study.trials] == [3.0, 1.5]  # start, then the bottom
+    assert all(t.user_attrs["lrkit:diverged"] for t in study.trials)
+
+
+def test_resuming_with_another_lr_range_is_rejected_and_none_keeps_the_stored_one(tmp_path):
+    path = str(tmp_path / "range.journal")
+    tune(gd_objective, n_trials=2, total_steps=STEPS, lr_range=(1e-3, 1.0), storage=path,
+         study_name="r")
+    with pytest.raises(ValueError, match=r"must stay \(0.001, 1\).*lr_range=\(0.0001, 0.001\)"):
+        tune(gd_objective, n_trials=4, total_steps=STEPS, lr_range=(1e-4, 1e-3), storage=path,
+             study_name="r")
+    result = tune(gd_objective, n_trials=5, total_steps=STEPS, storage=path, study_name="r")
+    assert len(result.trials) == 5
+    assert all(1e-3 <= row["lr"] <= 1.0 for row in result.trials)
+
+
+def test_an_interrupted_trial_is_failed_as_interrupted_and_retried_on_resume(tmp_path):
+    """Ctrl-C in the middle of a trial (KeyboardInterrupt, exit 130 in the CLI) left the
+    trial FAIL with no reason and no retry; a killed worker's trial gets both."""
+    path = str(tmp_path / "int.journal")
+    calls = []
+
+    def objective(trial):
+        calls.append(trial.lr)
+        if len(calls) == 2:
+            trial.report(0, 1.0)
+            raise KeyboardInterrupt
+        return gd_objective(trial)
+
+    with pytest.raises(KeyboardInterrupt):
+        tune(objective, n_trials=4, total_steps=STEPS, lr_range=(1e-4, 10.0), storage=path,
+             study_name="int")
+    storage = lrkit.tuning.open_storage(path)
+    trials = optuna.load_study(study_name="int", storage=storage).get_trials()
+    assert trials[1].state == optuna.trial.TrialState.FAIL
+    assert trials[1].system_attrs["lrkit:failed_reason"] == "interrupted"
+    assert trials[2].state == optuna.trial.TrialState.WAITING
+    assert trials[2].system_attrs["lrkit:retry_of"] == 1 and trials[2].params == trials[1].params
+    result = tune(objective, n_trials=4, total_steps=STEPS, storage=path, study_name="int")
+    rows = {row["number"]: row for row in result.trials}
+    assert rows[1]["note"] == "interrupted"
+    assert rows[2]["note"] == "retry of #1" and rows[2]["state"] in ("complete", "pruned")
+    assert calls[2] == calls[1]  # the interrupted rate was run again
+
+
+def test_diverged_note_shows_the_loss_with_4_significant_digits():
+    from lrkit.tuning.runner import summarize
+
+    trial = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.PRUNED, params={"lr": 0.3},
+        distributions={"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)},
+        intermediate_values={15: math.inf},
+        user_attrs={"lrkit:diverged": True, "lrkit:diverged_loss": repr(833.1978759765625),
+                    "lrkit:diverged_step": 15})
+    assert summarize([trial], 200)[0]["note"] == "loss 833.2 at step 15"
+
+
+def test_a_plain_postgresql_url_names_an_installed_driver(monkeypatch):
+    import importlib.util
+
+    from lrkit.tuning import storage as storage_module
+
+    installed = {"psycopg2"}
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: real(name, *a) if name in installed else None)
+    url = "postgresql://user:p%40ss@db.example:5433/lrkit"
+    assert storage_module.with_installed_driver(url) == \
+        "postgresql+psycopg2://user:p%40ss@db.example:5433/lrkit"
+    assert storage_module.with_installed_driver("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert storage_module.with_installed_driver("sqlite:///x.db") == "sqlite:///x.db"
+    installed.clear()  # no driver at all: the URL is kept and the error says what to install
+    assert storage_module.with_installed_driver(url) == url
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_drivers(name, *args, **kwargs):
+        if name.split(".")[0] in ("psycopg", "psycopg2"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_drivers)
+    with pytest.raises(ImportError, match="needs a database driver.*install psycopg2 or psycopg") as info:
+        storage_module.open_storage(url)
+    assert "p%40ss" not in str(info.value) and "\n" not in str(info.value)

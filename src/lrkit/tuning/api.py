@@ -22,7 +22,8 @@ class TuneResult:
     """What :func:`tune` returns.
 
     Attributes:
-        best_lr: the rate of the best trial (furthest run, then lowest final value).
+        best_lr: the rate of the best trial (:func:`lrkit.tuning.sampler.best_trial`: trials
+            stopped at different steps are compared where both reported).
         best_value: its final value (the objective's return value).
         best_params: all parameters of the best trial.
         study: the ``optuna.Study`` (``optuna.load_study`` opens it again from its storage).
@@ -100,6 +101,42 @@ def check_lr_range(lr_range: Any) -> tuple[float, float]:
     return low, high
 
 
+def resume_lr_range(study: Any, lr_range: tuple[float, float] | None, *,
+                    hint: str = "omit `lr_range` to resume it, or use another `study_name`",
+                    ) -> tuple[float, float] | None:
+    """The rate range of ``study`` when it is resumed: the stored one.
+
+    ``lr_range=None`` takes the stored range (None for a new study); a different range is
+    rejected, since the study's trials were sampled in the stored one.
+    """
+    stored = study.user_attrs.get("lrkit:lr_range")
+    if stored is None:
+        return lr_range
+    stored = (float(stored[0]), float(stored[1]))
+    if lr_range is None:
+        return stored
+    if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(stored, lr_range, strict=True)):
+        raise ValueError(f"`lr_range` must stay ({stored[0]:.4g}, {stored[1]:.4g}) to resume "
+                         f"study {study.study_name!r}, whose trials were sampled there, but got "
+                         f"lr_range=({lr_range[0]:.4g}, {lr_range[1]:.4g}); {hint}")
+    return stored
+
+
+def check_range_left(study: Any, lr_range: tuple[float, float], *, flag: str = "`lr_range`") -> None:
+    """Raise ``ValueError`` when every rate in ``lr_range`` is at or above the lowest rate
+    that diverged and no trial finished without diverging: nothing useful is left to try."""
+    from lrkit.tuning.sampler import best_trial, range_exhausted
+
+    trials = study.get_trials(deepcopy=False)
+    cliff = range_exhausted(trials, lr_range[0])
+    if cliff is None or best_trial(trials) is not None:
+        return
+    low, high = lr_range
+    raise ValueError(f"{flag} must reach below the lowest rate that diverged, but got {flag} "
+                     f"({low:.4g}, {high:.4g}) and lr={cliff.params['lr']:.4g} diverged (trial "
+                     f"{cliff.number}): no rate is left to try; lower it")
+
+
 def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
          budget: float | None = None, total_steps: int | None = None, storage: Any = None,
          study_name: str | None = None, lr_range: Sequence[float] | None = None,
@@ -127,7 +164,8 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
         total_steps: steps of one full run: sets the pruner's rungs and the budget's unit.
         storage: None (in memory), a journal file path, a SQLAlchemy URL, or an Optuna storage.
         study_name: defaults to a fresh unique name.
-        lr_range: ``(low, high)`` rates searched (default ``(1e-6, 10.0)``).
+        lr_range: ``(low, high)`` rates searched (default ``(1e-6, 10.0)``). A resumed
+            study keeps its range: None takes it, a different range raises ``ValueError``.
         start: the first rate the lrkit sampler tries (e.g. the optimizer's default).
         bracket: ``(low, high)`` from a range test, where the lrkit sampler starts.
         sampler: ``"lrkit"`` (default), ``"tpe"``, ``"random"`` or an Optuna sampler.
@@ -135,7 +173,8 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
         seed: seeds the sampler.
         timeout: seconds after which no new trial starts.
         heartbeat_interval / grace_period / max_retries: dead-worker detection (see
-            :mod:`lrkit.tuning.recovery`); ``grace_period`` defaults to 6 heartbeats.
+            :mod:`lrkit.tuning.recovery`); ``grace_period`` defaults to 6 heartbeats and must
+            be at least twice ``heartbeat_interval``.
         metadata: extra study user attributes (JSON values), e.g. the problem's name.
         progress: show a progress bar.
 
@@ -154,6 +193,7 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     """
     optuna = require("optuna", "lrkit.tune")
     from lrkit.tuning.pruner import DivergencePruner
+    from lrkit.tuning.recovery import check_heartbeat
     from lrkit.tuning.runner import Settings, run_worker
     from lrkit.tuning.storage import create_or_load_study, open_storage
 
@@ -169,9 +209,11 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
         if total_steps is None:
             raise ValueError("`total_steps` must be given with a budget (its unit is one full "
                              f"run of total_steps steps), but got total_steps=None, budget={budget}")
-    low, high = check_lr_range(lr_range)
+    if lr_range is not None:
+        lr_range = check_lr_range(lr_range)
     heartbeat_interval = check_positive("heartbeat_interval", heartbeat_interval)
-    grace = 6 * heartbeat_interval if grace_period is None else check_positive("grace_period", grace_period)
+    heartbeat_interval, grace = check_heartbeat(
+        heartbeat_interval, 6 * heartbeat_interval if grace_period is None else grace_period)
     max_retries = check_int("max_retries", max_retries, minimum=0)
     if timeout is not None:
         timeout = check_positive("timeout", timeout)
@@ -182,6 +224,7 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     storage_obj = open_storage(storage)
     name = study_name or f"lrkit-{uuid.uuid4().hex[:8]}"
     study = create_or_load_study(storage_obj, name, sampler=sampler_obj, pruner=pruner_obj)
+    low, high = resume_lr_range(study, lr_range) or DEFAULT_LR_RANGE
     settings = Settings(lr_range=(low, high), n_trials=n_trials, budget=budget,
                         total_steps=total_steps, heartbeat_interval=heartbeat_interval,
                         grace_period=grace, max_retries=max_retries, timeout=timeout,
@@ -197,28 +240,24 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     with bar:
         run_worker(study, objective, settings, checkpoints=checkpoints,
                    on_trial=lambda t: bar.update(1))
+    check_range_left(study, (low, high))
     return result_of(study, total_steps)
 
 
 def result_of(study: Any, total_steps: int | None = None) -> TuneResult:
     """A :class:`TuneResult` for a study (e.g. one loaded with ``optuna.load_study``)."""
     from lrkit.tuning.runner import summarize, trial_steps
-    from lrkit.tuning.sampler import incumbent_key
+    from lrkit.tuning.sampler import best_trial
 
     total_steps = total_steps or study.user_attrs.get("lrkit:total_steps")
     trials = study.get_trials(deepcopy=False)
-    best, best_key = None, None
-    for t in trials:
-        if t.state.name not in ("COMPLETE", "PRUNED") or "lr" not in t.params:
-            continue
-        key = incumbent_key(t)
-        if key is not None and (best_key is None or key < best_key):
-            best, best_key = t, key
+    best = best_trial(trials)
     cost = (sum(trial_steps(t, total_steps) for t in trials) / total_steps
             if total_steps else None)
     value = None
     if best is not None:
-        value = best.value if best.value is not None else best_key[1]
+        value = best.value if best.value is not None else \
+            best.intermediate_values[max(best.intermediate_values)]
     return TuneResult(
         best_lr=None if best is None else float(best.params["lr"]),
         best_value=None if value is None or not math.isfinite(value) else float(value),

@@ -26,11 +26,20 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
                          budget: float | None, seed: int, steps: int | None,
                          schedule: str | None, lr_range: tuple[float, float] | None,
                          sampler: str, pruner: str, heartbeat_interval: float,
-                         grace_period: float, max_retries: int) -> Any:
-    """Create (or load, to resume) the study and record how its trials are run."""
+                         grace_period: float, max_retries: int,
+                         heartbeat_names: tuple[str, str] = ("heartbeat_interval", "grace_period"),
+                         range_hint: str = "omit `lr_range` to resume it, or use another study",
+                         ) -> Any:
+    """Create (or load, to resume) the study and record how its trials are run.
+
+    ``lr_range=None`` is the problem's default rate /1000 to x1000 for a new study and the
+    stored range for an existing one; a different range for an existing study raises
+    ``ValueError``, like a different problem.
+    """
     from lrkit._validation import check_int
     from lrkit.problems import get
-    from lrkit.tuning.api import check_lr_range, make_pruner, make_sampler
+    from lrkit.tuning.api import check_lr_range, make_pruner, make_sampler, resume_lr_range
+    from lrkit.tuning.recovery import check_heartbeat
     from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import create_or_load_study
 
@@ -41,9 +50,10 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     spec = problem_spec(problem)
     prob = get(spec)
     steps = prob.steps if steps is None else steps
-    if lr_range is None:
-        lr_range = (prob.default_lr * 1e-3, prob.default_lr * 1e3)
-    lr_range = check_lr_range(lr_range)
+    if lr_range is not None:
+        lr_range = check_lr_range(lr_range)
+    heartbeat_interval, grace_period = check_heartbeat(heartbeat_interval, grace_period,
+                                                       names=heartbeat_names)
     if schedule is not None:  # bad schedule text fails here, before the study is created
         from lrkit.problems.train import resolve_schedule
 
@@ -55,6 +65,8 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     if old is not None and old != spec:
         raise ValueError(f"`study` {study_name!r} tunes problem {old!r}; use another --study "
                          f"for problem={spec!r}")
+    lr_range = resume_lr_range(study, lr_range, hint=range_hint) or \
+        (prob.default_lr * 1e-3, prob.default_lr * 1e3)
     settings = Settings(lr_range=lr_range, n_trials=n_trials, budget=budget, total_steps=steps,
                         heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                         max_retries=max_retries)

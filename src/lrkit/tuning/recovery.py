@@ -12,8 +12,9 @@ its process is gone (same host: the pid no longer exists or is a zombie, which c
 ``kill -9`` at once) or when its heartbeat is older than ``grace_period`` seconds (any host).
 A stale trial is set to FAIL (only one reaper wins that write) and, up to ``max_retries``
 times, its parameters are queued again as a WAITING trial that records ``lrkit:retry_of``,
-so the next ``ask`` runs them again. Every trial ends COMPLETE, PRUNED or FAIL, and every
-FAIL either has its retry or is reported as out of retries.
+so the next ``ask`` runs them again. A trial interrupted in its own worker (Ctrl-C) is
+failed with the reason "interrupted" and retried the same way. Every trial ends COMPLETE,
+PRUNED or FAIL, and every such FAIL either has its retry or is reported as out of retries.
 """
 
 from __future__ import annotations
@@ -81,6 +82,24 @@ class Heartbeat:
             self._thread.join()
 
 
+def check_heartbeat(heartbeat_interval: Any, grace_period: Any, *,
+                    names: tuple[str, str] = ("heartbeat_interval", "grace_period"),
+                    ) -> tuple[float, float]:
+    """Validate ``(heartbeat_interval, grace_period)``: positive, the grace at least twice the
+    interval (a running trial's heartbeat is up to one interval old, and one late write must
+    not get a live trial failed as stale by another machine)."""
+    from lrkit._validation import check_positive
+
+    beat, grace = names
+    heartbeat_interval = check_positive(beat, heartbeat_interval)
+    grace_period = check_positive(grace, grace_period)
+    if grace_period < 2 * heartbeat_interval:
+        raise ValueError(f"`{grace}` must be at least twice `{beat}` (else live trials are "
+                         f"failed as stale), but got {grace}={grace_period:g} and "
+                         f"{beat}={heartbeat_interval:g}")
+    return heartbeat_interval, grace_period
+
+
 def stale_reason(trial: Any, grace_period: float, now: float | None = None) -> str | None:
     """Why a RUNNING lrkit trial is stale, or None when its worker looks alive."""
     attrs = trial.system_attrs
@@ -116,18 +135,31 @@ def reap_stale_trials(study: Any, *, grace_period: float, max_retries: int) -> l
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker reaped it first
         reaped.append(trial.number)
-        attempt = int(trial.system_attrs.get("lrkit:attempt", 0)) + 1
-        original = trial.system_attrs.get("lrkit:retry_of", trial.number)
-        if attempt > max_retries:
-            logger.warning("trial %d failed (%s) and is out of retries", trial.number, reason)
-            continue
-        logger.warning("trial %d failed (%s); retrying its parameters", trial.number, reason)
-        study.add_trial(optuna.trial.create_trial(
-            state=TrialState.WAITING,
-            params=trial.params,
-            distributions=trial.distributions,
-            user_attrs={k: v for k, v in trial.user_attrs.items() if not k.startswith("lrkit:")},
-            system_attrs={"lrkit:retry_of": original, "lrkit:retried_trial": trial.number,
-                          "lrkit:attempt": attempt},
-        ))
+        queue_retry(study, trial, reason, max_retries=max_retries)
     return reaped
+
+
+def queue_retry(study: Any, trial: Any, reason: str, *, max_retries: int) -> bool:
+    """Queue the parameters of the failed ``trial`` again as a WAITING trial.
+
+    The retry records ``lrkit:retry_of`` (the first attempt), ``lrkit:retried_trial`` and
+    ``lrkit:attempt``; after ``max_retries`` attempts nothing is queued. Returns whether a
+    retry was queued.
+    """
+    attempt = int(trial.system_attrs.get("lrkit:attempt", 0)) + 1
+    original = trial.system_attrs.get("lrkit:retry_of", trial.number)
+    if attempt > max_retries:
+        logger.warning("trial %d failed (%s) and is out of retries", trial.number, reason)
+        return False
+    logger.warning("trial %d failed (%s); retrying its parameters", trial.number, reason)
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING,
+        params=trial.params,
+        distributions=trial.distributions,
+        # the user's attributes, and lrkit:final: a retried closing run still runs to the end
+        user_attrs={k: v for k, v in trial.user_attrs.items()
+                    if not k.startswith("lrkit:") or k == "lrkit:final"},
+        system_attrs={"lrkit:retry_of": original, "lrkit:retried_trial": trial.number,
+                      "lrkit:attempt": attempt},
+    ))
+    return True

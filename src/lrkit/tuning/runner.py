@@ -16,8 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrkit._optional import require
-from lrkit.tuning.recovery import Heartbeat, reap_stale_trials
-from lrkit.tuning.sampler import incumbent_key, is_diverged
+from lrkit.tuning.recovery import Heartbeat, queue_retry, reap_stale_trials
+from lrkit.tuning.sampler import (
+    LRSampler,
+    beats,
+    best_trial,
+    is_diverged,
+    leading_trial,
+    range_exhausted,
+)
 from lrkit.tuning.trial import Trial
 
 optuna = require("optuna", "lrkit.tune")
@@ -109,9 +116,11 @@ def closing_run(trials: list[Any], state: Progress, settings: Settings) -> dict[
 
     Successive halving stops most trials early, so near the end of a study the best trial
     may not have run to the end. When at most one more trial fits (the last of
-    ``n_trials``, or under 1.5 full runs of budget left), the incumbent's parameters are
-    run once more with pruning off; with the same seed that run reproduces the incumbent's
-    prefix and finishes it, so the study ends with its best rate as a COMPLETE trial.
+    ``n_trials``, or under 1.5 full runs of budget left), the parameters of the leading
+    unfinished trial (:func:`~lrkit.tuning.sampler.leading_trial`) are run once more with
+    pruning off, unless a COMPLETE trial did at least as well where both reported. With the
+    same seed that run reproduces the trial's prefix and finishes it, so the study ends with
+    its best rate as a COMPLETE trial.
     """
     if not settings.final_run or state.waiting or state.final_done:
         return None
@@ -122,20 +131,16 @@ def closing_run(trials: list[Any], state: Progress, settings: Settings) -> dict[
         last = last or settings.budget - state.cost < 1.5
     if not last:
         return None
-    best, best_key = None, None
-    for t in trials:
-        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED) or "lr" not in t.params:
-            continue
-        key = incumbent_key(t)
-        if key is not None and (best_key is None or key < best_key):
-            best, best_key = t, key
     if any(t.user_attrs.get("lrkit:final") for t in trials):
         return None
-    if best is None:
-        return {}  # nothing to finish yet: the last trial runs to the end at the sampler's rate
-    if best.state == TrialState.COMPLETE:
-        return None
-    return dict(best.params)
+    best, lead = best_trial(trials), leading_trial(trials)
+    if lead is None:
+        # nothing to finish (the last trial runs to the end at the sampler's rate) or the
+        # best trial is already COMPLETE
+        return {} if best is None else None
+    if best.state == TrialState.COMPLETE and not beats(lead, best):
+        return None  # no unfinished trial did better than the best COMPLETE one
+    return dict(lead.params)
 
 
 def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settings, *,
@@ -156,6 +161,13 @@ def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settin
                               max_retries=settings.max_retries)
         trials = study.get_trials(deepcopy=False)
         state = progress_of(trials, settings)
+        if isinstance(study.sampler, LRSampler):
+            cliff = range_exhausted(trials, settings.lr_range[0])
+            if cliff is not None:  # the sampler has nothing left to propose
+                logger.info("stopping: every rate in %s is at or above lr=%.4g, which "
+                            "diverged (trial %d)", settings.lr_range, cliff.params["lr"],
+                            cliff.number)
+                return ran
         timed_out = settings.timeout is not None and time.monotonic() - started > settings.timeout
         if timed_out or (state.waiting == 0 and state.finished(settings)):
             if state.running == 0 or timed_out or not heartbeat:
@@ -178,10 +190,22 @@ def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settin
 
 def run_trial(study: Any, objective: Callable[[Trial], float], settings: Settings, *,
               checkpoints: list[int], budget_steps: int | None, heartbeat: bool) -> Any:
-    """Ask, run and tell one trial; returns the finished FrozenTrial (None if reaped)."""
+    """Ask, run and tell one trial; returns the finished FrozenTrial (None if reaped).
+
+    An interrupted trial (Ctrl-C, ``SystemExit``) ends FAIL with ``lrkit:failed_reason =
+    "interrupted"`` and its parameters queued again, like a dead worker's; an exception
+    raised by the objective fails the trial with that exception as the reason and
+    propagates (it is not retried: it would fail again).
+    """
     optuna_trial = study.ask()
     low, high = settings.lr_range
-    optuna_trial.suggest_float("lr", low, high, log=True)
+    try:
+        optuna_trial.suggest_float("lr", low, high, log=True)
+    except ValueError as exc:  # e.g. no rate left below a divergence, found meanwhile
+        _fail(study, optuna_trial, None, str(exc))
+        if range_exhausted(study.get_trials(deepcopy=False), low) is not None:
+            return None
+        raise
     final = bool(optuna_trial.user_attrs.get("lrkit:final"))
     trial = Trial(optuna_trial, total_steps=settings.total_steps, checkpoints=checkpoints,
                   budget_steps=budget_steps, prune=not final)
@@ -204,13 +228,36 @@ def run_trial(study: Any, objective: Callable[[Trial], float], settings: Setting
             if not math.isfinite(value):
                 trial.mark_diverged(max(trial.steps - 1, 0), value)
                 state, value = TrialState.PRUNED, None
-    except BaseException:
-        _safe_tell(study, optuna_trial, trial, TrialState.FAIL, None)
+    except (KeyboardInterrupt, SystemExit):
+        if guard is not None:
+            guard.__exit__(None, None, None)
+            guard = None
+        if _fail(study, optuna_trial, trial, "interrupted"):
+            queue_retry(study, study._storage.get_trial(optuna_trial._trial_id), "interrupted",
+                        max_retries=settings.max_retries)
+        raise
+    except BaseException as exc:
+        _fail(study, optuna_trial, trial, f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
         raise
     finally:
         if guard is not None:
             guard.__exit__(None, None, None)
     return _safe_tell(study, optuna_trial, trial, state, value)
+
+
+def _fail(study: Any, optuna_trial: Any, trial: Trial | None, reason: str) -> bool:
+    """End a trial FAIL with ``lrkit:failed_reason``; False when it had already ended."""
+    try:
+        study._storage.set_trial_system_attr(optuna_trial._trial_id, "lrkit:failed_reason", reason)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False  # a reaper failed it first (and queued its retry)
+    if trial is None:
+        try:
+            study.tell(optuna_trial, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
+        return True
+    return _safe_tell(study, optuna_trial, trial, TrialState.FAIL, None) is not None
 
 
 def _safe_tell(study: Any, optuna_trial: Any, trial: Trial, state: Any, value: float | None) -> Any:
@@ -251,8 +298,17 @@ def summarize(trials: list[Any], total_steps: int | None) -> list[dict[str, Any]
         if t.user_attrs.get("lrkit:stopped") == "budget":
             note = "stopped: budget"
         if state == "diverged" and "lrkit:diverged_loss" in t.user_attrs:
-            note = f"loss {t.user_attrs['lrkit:diverged_loss']} at step {t.user_attrs.get('lrkit:diverged_step')}"
+            loss = _short(t.user_attrs["lrkit:diverged_loss"])
+            note = f"loss {loss} at step {t.user_attrs.get('lrkit:diverged_step')}"
         rows.append({"number": t.number, "lr": t.params.get("lr"), "state": state,
                      "value": value, "steps": trial_steps(t, total_steps),
                      "params": {k: v for k, v in t.params.items() if k != "lr"}, "note": note})
     return rows
+
+
+def _short(value: Any) -> str:
+    """A loss with 4 significant digits (``833.1978759765625`` -> ``833.2``)."""
+    try:
+        return f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return str(value)

@@ -6,12 +6,15 @@ sampler searches ``x = log10(lr)`` with that shape in mind:
 
 1. the first rate is ``start`` (a range-test suggestion, the optimizer's default rate, or the
    middle of the range in log space);
-2. from the incumbent ``x*`` (the trial that got furthest, then lowest), it proposes
+2. from the incumbent ``x*`` (:func:`best_trial`: trials stopped at different steps are
+   compared where both reported, near ties going to the one that ran further), it proposes
    ``x* + s`` (uphill first: a rate past the cliff diverges and is pruned within a few
    steps, so looking there is cheap) and then ``x* - s``, skipping rates within ``s/2`` of a
    trial already run or running and anything at or above the lowest diverged rate;
 3. when both neighbours at step ``s`` are known it halves ``s`` (1 decade, 1/2, 1/4, 1/8);
-4. below ``min_step`` it samples around ``x*`` with a Gaussian of width ``min_step``.
+4. below ``min_step`` it samples around ``x*`` with a Gaussian of width ``min_step``;
+5. when the lowest diverged rate is at or below the bottom of the range, no rate is left:
+   it raises ``ValueError`` (lrkit's worker loop checks this first and stops the study).
 
 Everything is read from the study's trials, so several workers share one search, a resumed
 study continues where it stopped, and PRUNED trials (including divergences recorded with
@@ -54,15 +57,103 @@ def is_diverged(trial: Any) -> bool:
     return False
 
 
-def incumbent_key(trial: Any) -> tuple[float, float] | None:
-    """Sort key of a trial's standing: furthest first, then lowest value (None: unranked)."""
-    if is_diverged(trial):
-        return None
+def best_trial(trials: Sequence[Any], *, tolerance: float = 0.02) -> Any:
+    """The incumbent among ``trials``, or None.
+
+    The COMPLETE trial with the lowest final value (the criterion itself, as
+    ``study.best_trial``); while no trial has completed, the :func:`leading_trial` among the
+    PRUNED ones. Diverged trials and trials without ``lr`` or any value are not ranked.
+    """
+    complete = [t for t in _ranked(trials) if t.state == TrialState.COMPLETE]
+    if complete:
+        return min(complete, key=lambda t: (float(t.value), t.number))
+    return leading_trial(trials, tolerance=tolerance)
+
+
+def leading_trial(trials: Sequence[Any], *, tolerance: float = 0.02) -> Any:
+    """The PRUNED trial that leads where trials were compared, or None.
+
+    Trials stop at different steps: successive halving cuts most of them early, and the
+    first trials at a rung stop there until enough trials have reached it (they were not
+    beaten, there was no one to compare them with). So two trials are compared only where
+    both reported, at the last step of the shorter one, never "furthest first". Starting
+    from the shortest trials, a longer trial stays in the running only while no trial that
+    stopped earlier was better than it there (by more than ``tolerance``, relative); when
+    no longer trial is left, the lowest of the trials that stopped at that step leads. A
+    trial that went further only because it came later thus never outranks an earlier one
+    that was better where both were measured, and near ties go to the one that ran
+    further. Configurations that were run to completion (a closing run, a retry) and the
+    shorter runs of a configuration run again further are left out.
+    """
+    ranked = _ranked(trials)
+    completed = {_config(t) for t in ranked if t.state == TrialState.COMPLETE}
+    deepest: dict[str, Any] = {}
+    for t in sorted(ranked, key=lambda t: t.number):
+        key = _config(t)
+        if key in completed:
+            continue
+        if key not in deepest or _end(t) > _end(deepest[key]):
+            deepest[key] = t
+    candidates = list(deepest.values())
+    while candidates:
+        shortest = min(_end(t) for t in candidates)
+        stopped = [t for t in candidates if _end(t) == shortest]
+        longer = [t for t in candidates if _end(t) > shortest]
+        survivors = [t for t in longer if not any(beats(s, t, tolerance) for s in stopped)]
+        if not survivors:
+            return min(stopped, key=lambda t: (t.intermediate_values[int(shortest)], t.number))
+        candidates = survivors
+    return None
+
+
+def beats(short: Any, long: Any, tolerance: float = 0.02) -> bool:
+    """True when ``short`` reported a lower value than ``long`` (by more than
+    ``tolerance``, relative) at the last step at which both reported."""
+    common = set(short.intermediate_values) & set(long.intermediate_values)
+    if not common:
+        return False
+    step = max(common)
+    mine, theirs = short.intermediate_values[step], long.intermediate_values[step]
+    if not math.isfinite(theirs):
+        return math.isfinite(mine)
+    return math.isfinite(mine) and theirs > mine + tolerance * abs(mine)
+
+
+def _ranked(trials: Sequence[Any]) -> list[Any]:
+    return [t for t in trials
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and "lr" in t.params
+            and not is_diverged(t) and _end(t) is not None]
+
+
+def _config(trial: Any) -> str:
+    return repr(sorted(trial.params.items()))
+
+
+def _end(trial: Any) -> float | None:
+    """How far a trial ran: ``inf`` when COMPLETE, else its last reported step."""
     if trial.state == TrialState.COMPLETE and trial.value is not None:
-        return (-math.inf, trial.value)
+        return math.inf
     if trial.intermediate_values:
-        last = max(trial.intermediate_values)
-        return (-float(last), trial.intermediate_values[last])
+        return float(max(trial.intermediate_values))
+    return None
+
+
+def lowest_diverged(trials: Sequence[Any]) -> Any:
+    """The trial that diverged at the lowest rate, or None."""
+    diverged = [t for t in trials if "lr" in t.params and t.state != TrialState.FAIL
+                and is_diverged(t)]
+    return min(diverged, key=lambda t: (t.params["lr"], t.number)) if diverged else None
+
+
+def range_exhausted(trials: Sequence[Any], low: float) -> Any:
+    """The diverged trial that leaves no rate to try in ``[low, ...]``, or None.
+
+    The lrkit sampler never proposes a rate at or past the lowest rate that diverged; when
+    that rate is at or below ``low``, nothing in the range is left to try.
+    """
+    cliff = lowest_diverged(trials)
+    if cliff is not None and math.log10(cliff.params["lr"]) <= math.log10(low) + 1e-9:
+        return cliff
     return None
 
 
@@ -130,12 +221,15 @@ class LRSampler(optuna.samplers.BaseSampler):
         self._rng = np.random.default_rng()
 
     def propose(self, trials: Sequence[Any], number: int, low: float, high: float) -> float:
-        """The next rate given the study's trials (``number`` is the trial being sampled)."""
+        """The next rate given the study's trials (``number`` is the trial being sampled).
+
+        Raises ``ValueError`` when every rate in ``[low, high]`` is at or past the lowest
+        rate that diverged: nothing is left to propose.
+        """
         lo, hi = math.log10(low), math.log10(high)
         seen: list[float] = []
         diverged: list[float] = []
-        best_key: tuple[float, float] | None = None
-        best_x: float | None = None
+        finished = []
         for t in trials:
             if t.number == number or "lr" not in t.params or t.state == TrialState.FAIL:
                 continue
@@ -143,12 +237,16 @@ class LRSampler(optuna.samplers.BaseSampler):
             seen.append(x)
             if is_diverged(t):
                 diverged.append(x)
-                continue
-            if t.state == TrialState.RUNNING:
-                continue
-            key = incumbent_key(t)
-            if key is not None and (best_key is None or key < best_key):
-                best_key, best_x = key, x
+            elif t.state != TrialState.RUNNING:
+                finished.append(t)
+        cliff_trial = range_exhausted(trials, low)
+        if cliff_trial is not None:
+            raise ValueError(
+                f"`lr_range` must reach below the lowest rate that diverged, but got "
+                f"({low:.4g}, {high:.4g}) while lr={cliff_trial.params['lr']:.4g} diverged "
+                f"(trial {cliff_trial.number}); lower the range")
+        best = best_trial(finished)
+        best_x = None if best is None else math.log10(best.params["lr"])
         cliff = min(diverged) if diverged else math.inf
         if not seen:
             start = math.log10(self.start) if self.start is not None else (lo + hi) / 2
@@ -175,7 +273,8 @@ class LRSampler(optuna.samplers.BaseSampler):
         # from every rate already tried (never the same rate twice, e.g. at a range edge)
         upper = max(lo, min(hi, cliff - self.min_step / 2))
         draws = np.clip(self._rng.normal(best_x, self.min_step, size=8), lo, upper)
-        span = np.linspace(max(lo, best_x - 2 * self.min_step), min(upper, best_x + 2 * self.min_step), 9)
+        span = np.clip(np.linspace(best_x - 2 * self.min_step, best_x + 2 * self.min_step, 9),
+                       lo, upper)  # an incumbent outside the range (a range changed) stays out
         draws = np.concatenate([draws, span])
         gaps = [min(abs(float(d) - x) for x in seen) for d in draws]
         return 10 ** float(draws[int(np.argmax(gaps))])

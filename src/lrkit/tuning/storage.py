@@ -5,9 +5,10 @@
 * ``None`` or ``":memory:"``: Optuna's in-memory storage (one process, nothing written);
 * a path (``lrkit-tune.journal``, ``runs/study.log``): Optuna's journal file storage, which
   needs no server and is safe for many processes on one machine (appends under a file lock);
-* a SQLAlchemy URL (``sqlite:///tune.db``, ``postgresql+psycopg2://user@host/db``):
+* a SQLAlchemy URL (``sqlite:///tune.db``, ``postgresql://user@host/db``):
   Optuna's ``RDBStorage`` with a small, pre-pinged connection pool. PostgreSQL is the way to
-  spread one study over many machines.
+  spread one study over many machines; a plain ``postgresql://`` URL uses whichever of
+  psycopg (3) and psycopg2 is installed.
 
 Why the journal file is the default: on this project's machines a journal file served
 several writer processes without the "database is locked" errors and retries that SQLite
@@ -105,9 +106,39 @@ def open_storage(spec: Any = None) -> Any:
     return JournalStorage(JournalFileBackend(str(path)))
 
 
+def with_installed_driver(url: str) -> str:
+    """``url`` with a PostgreSQL driver that is installed, when it names none.
+
+    A plain ``postgresql://`` URL means SQLAlchemy's default driver, which is psycopg 3
+    since SQLAlchemy 2.1 (psycopg2 before); when that one is missing and the other is
+    installed, the URL names the installed one (``postgresql+psycopg2://...``). Other URLs,
+    and URLs that name a driver, are returned unchanged.
+    """
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+        if parsed.drivername != "postgresql":
+            return url
+        default = parsed.get_dialect().driver
+    except (ArgumentError, ImportError, ValueError):
+        return url  # the error is reported when the storage is opened
+    for driver in dict.fromkeys([default, "psycopg", "psycopg2"]):
+        if importlib.util.find_spec(driver) is not None:
+            if driver == default:
+                return url
+            return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+    return url
+
+
 def _open_rdb(url: str) -> Any:
     optuna = require("optuna", "lrkit.tune")
     require("sqlalchemy", "lrkit.tune with a database URL")
+    shown = url
+    url = with_installed_driver(url)
     engine_kwargs: dict[str, Any] = {} if url.startswith("sqlite") else dict(POOL_KWARGS)
     if url.startswith("sqlite"):
         # wait for a busy database instead of failing at once
@@ -118,22 +149,24 @@ def _open_rdb(url: str) -> Any:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         except ImportError as exc:  # the URL's database driver is not installed
             cause = exc.__cause__ if exc.__cause__ is not None else exc
+            hint = ("; install psycopg2 or psycopg (e.g. pip install psycopg2-binary)"
+                    if url.startswith(("postgresql", "postgres")) else "")
             raise ImportError(f"`storage` needs a database driver that is not installed "
-                              f"({cause}), but got storage={describe(url)!r}") from exc
+                              f"({cause}){hint}, but got storage={describe(shown)!r}") from exc
         except Exception as exc:  # table creation raced with another process
             from sqlalchemy.exc import ArgumentError, DBAPIError
 
             if isinstance(exc, ArgumentError):  # an unknown dialect, a malformed URL
                 raise ValueError(f"`storage` must be a file path or a SQLAlchemy URL, but got "
-                                 f"storage={describe(url)!r} ({exc})") from exc
+                                 f"storage={describe(shown)!r} ({exc})") from exc
             if not isinstance(exc, DBAPIError):
                 raise
             last = exc
-            logger.info("creating the tables of %s raced (%s); retrying", describe(url), exc)
+            logger.info("creating the tables of %s raced (%s); retrying", describe(shown), exc)
             time.sleep(0.2 * (attempt + 1) * (1 + random.random()))
     assert last is not None
     reason = str(getattr(last, "orig", None) or last).strip().splitlines()[0]
-    raise ConnectionError(f"could not open the database {describe(url)}: {reason}") from last
+    raise ConnectionError(f"could not open the database {describe(shown)}: {reason}") from last
 
 
 def create_or_load_study(storage: Any, study_name: str, *, sampler: Any = None,

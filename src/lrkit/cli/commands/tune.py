@@ -66,17 +66,24 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-range", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="rates searched, as values (default: the problem's default rate "
                         "/1000 to x1000)")
-    parser.add_argument("--sampler", default="lrkit", choices=["lrkit", "tpe", "random"])
-    parser.add_argument("--pruner", default="lrkit", choices=["lrkit", "median", "none"])
+    parser.add_argument("--sampler", default="lrkit", choices=["lrkit", "tpe", "random"],
+                        help="how rates are proposed: lrkit (cliff-aware pattern search in "
+                        "log-rate, default), tpe (Optuna's TPE) or random")
+    parser.add_argument("--pruner", default="lrkit", choices=["lrkit", "median", "none"],
+                        help="how trials are stopped early: lrkit (divergence at once, then "
+                        "successive halving, default), median (Optuna's median rule) or none")
     parser.add_argument("--heartbeat", type=float, default=10.0, metavar="SECONDS",
                         help="heartbeat interval of running trials (default 10)")
     parser.add_argument("--grace", type=float, default=60.0, metavar="SECONDS",
-                        help="a trial without heartbeat this long is failed and retried (default 60)")
+                        help="a trial without heartbeat this long is failed and retried; at "
+                        "least twice --heartbeat (default 60)")
 
 
 def run(args: argparse.Namespace) -> int:
     from lrkit._validation import check_int, check_positive
+    from lrkit.tuning.api import check_range_left
     from lrkit.tuning.problem_study import create_problem_study, run_problem_worker
+    from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import DEFAULT_STORAGE, describe, open_storage
 
     workers = check_int("workers", args.workers, minimum=1)
@@ -85,18 +92,20 @@ def run(args: argparse.Namespace) -> int:
     if n_trials is None and budget is None:
         n_trials = 20
     steps = None if args.steps is None else check_int("steps", args.steps, minimum=1)
-    storage_spec = args.storage or DEFAULT_STORAGE
+    check_names(args)
+    storage_spec = DEFAULT_STORAGE if args.storage is None else args.storage
     if storage_spec == ":memory:" and workers > 1:
         raise ValueError("`storage` must be a file or database to share a study between "
                          f"workers, but got storage=':memory:' with workers={workers}")
-    study_name = args.study or f"tune-{_slug(args.problem)}-seed{args.seed}"
+    study_name = args.study if args.study is not None else f"tune-{_slug(args.problem)}-seed{args.seed}"
     storage = open_storage(storage_spec)
     study = create_problem_study(
         storage, study_name, problem=args.problem, n_trials=n_trials, budget=budget,
         seed=args.seed, steps=steps, schedule=args.schedule,
         lr_range=tuple(args.lr_range) if args.lr_range else None, sampler=args.sampler,
-        pruner=args.pruner, heartbeat_interval=check_positive("heartbeat", args.heartbeat),
-        grace_period=check_positive("grace", args.grace), max_retries=2)
+        pruner=args.pruner, heartbeat_interval=args.heartbeat, grace_period=args.grace,
+        max_retries=2, heartbeat_names=("heartbeat", "grace"),
+        range_hint="rerun without --lr-range to resume it, or use another --study")
     progress = show_progress(args)
     if workers == 1:
         from lrkit._progress import progress_bar
@@ -105,7 +114,16 @@ def run(args: argparse.Namespace) -> int:
             study, _ = run_problem_worker(storage, study_name, on_trial=lambda t: bar.update(1))
     else:
         _run_local_workers(storage_spec, study_name, workers, study, progress, args.verbose)
+    check_range_left(study, Settings.from_attrs(study.user_attrs).lr_range, flag="--lr-range")
     return report(study, args, describe(storage_spec))
+
+
+def check_names(args: argparse.Namespace) -> None:
+    """Reject an empty ``--study`` or ``--storage`` (shared with ``lrkit worker``)."""
+    for flag in ("study", "storage"):
+        value = getattr(args, flag, None)
+        if value is not None and not value.strip():
+            raise ValueError(f"`{flag}` must not be empty, but got --{flag} {value!r}")
 
 
 def _run_local_workers(storage_spec: str, study_name: str, workers: int, study: Any,
@@ -153,7 +171,9 @@ def report(study: Any, args: argparse.Namespace, storage_text: str) -> int:
 
     result = result_of(study)
     path = output_path(getattr(args, "out", None))
-    if path is not None and result.trials:
+    if not result.trials:
+        path = None  # nothing to plot: no file is written
+    if path is not None:
         from lrkit._optional import pyplot
         from lrkit.tuning.plot import plot_trials
 
@@ -176,6 +196,6 @@ def report(study: Any, args: argparse.Namespace, storage_text: str) -> int:
         print("no trial finished without diverging; widen --lr-range downwards")
     else:
         print(f"best lr = {result.best_lr:.4g}  (final loss {result.best_value:.4g})")
-    if path is not None and result.trials:
+    if path is not None:
         print(f"plot: {path}")
     return 0

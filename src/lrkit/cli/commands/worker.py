@@ -32,10 +32,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from lrkit._progress import progress_bar
     from lrkit.cli._common import print_json
-    from lrkit.tuning.api import result_of
+    from lrkit.cli.commands.tune import check_names
+    from lrkit.tuning.api import check_range_left, result_of
     from lrkit.tuning.problem_study import run_problem_worker
+    from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import describe, is_url, open_storage
 
+    check_names(args)
     if not is_url(args.storage) and args.storage != ":memory:" and not Path(args.storage).exists():
         # opening a journal file creates it: a mistyped path would leave an empty file behind
         raise ValueError(f"`study` must exist in the storage (create it with 'lrkit tune'), but "
@@ -44,12 +47,14 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(None, f"worker {args.study}", show_progress(args) and not args.quiet) as bar:
         study, ran = run_problem_worker(storage, args.study, on_trial=lambda t: bar.update(1))
     if args.quiet:
-        return 0
+        return 0  # 'lrkit tune --workers' reports for its workers
+    check_range_left(study, Settings.from_attrs(study.user_attrs).lr_range)
     result = result_of(study)
     if args.json:
         print_json(dict(result.summary(), ran_here=ran, storage=describe(args.storage)))
     else:
-        print(f"ran {ran} trials of study {args.study} in {describe(args.storage)}")
+        trials = "trial" if ran == 1 else "trials"
+        print(f"ran {ran} {trials} of study {args.study} in {describe(args.storage)}")
         if result.best_lr is not None:
             print(f"best lr so far = {result.best_lr:.4g}  (final loss {result.best_value:.4g})")
     return 0
