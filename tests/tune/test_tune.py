@@ -332,3 +332,23 @@ def test_a_plain_postgresql_url_names_an_installed_driver(monkeypatch):
     with pytest.raises(ImportError, match="needs a database driver.*install psycopg2 or psycopg") as info:
         storage_module.open_storage(url)
     assert "p%40ss" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_trial_cut_by_the_pruner_while_blowing_up_is_recorded_as_diverged():
+    # the pruner may cut a trial before `patience` reports above the blow-up limit have
+    # confirmed a divergence; it must not end as a plain pruned trial with a finite value
+    from lrkit.tuning.trial import Diverged, Trial
+
+    class AlwaysPrune(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    study = optuna.create_study(pruner=AlwaysPrune())
+    trial = Trial(study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 10, log=True)}),
+                  total_steps=100, report_every=1, prune=True)
+    with pytest.raises(optuna.TrialPruned) as healthy:
+        trial.report(0, 1.0)
+    assert not isinstance(healthy.value, Diverged) and not trial.diverged
+    with pytest.raises(Diverged):
+        trial.report(1, 1e5)
+    assert trial.diverged and trial.optuna.user_attrs["lrkit:diverged"] is True

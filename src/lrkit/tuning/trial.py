@@ -133,6 +133,11 @@ class Trial:
         if crossed or step - self._last_write >= self._report_every:
             self._write(step, None if validation is None else _as_float(validation))
             if self._prune and self.optuna.should_prune():
+                if self._above:
+                    # cut while above the blow-up limit, before `patience` reports could
+                    # confirm it: it was blowing up, and as a plain pruned trial its
+                    # last value (huge, but finite) could still rank as the best
+                    self._diverge(step, value)
                 raise optuna.TrialPruned(f"pruned at step {step}")
         more_to_come = self.total_steps is None or self.steps < self.total_steps
         if self._budget_steps is not None and self.steps >= self._budget_steps and more_to_come:
