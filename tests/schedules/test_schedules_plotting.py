@@ -31,3 +31,15 @@ def test_plot_rejects_bad_input() -> None:
         plot_schedule("cosine(10)", 10)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="`total_steps` must be a positive integer"):
         plot_schedule(S.cosine(10), 0)
+
+
+def test_max_points_bounds_the_steps_evaluated() -> None:
+    from lrkit.schedules import cosine
+    from lrkit.schedules.plotting import plot_schedule
+
+    ax = plot_schedule(cosine(10**12), 10**12, max_points=101)
+    x, y = ax.lines[0].get_data()
+    assert len(x) == 101 and x[0] == 0 and x[-1] == 10**12 - 1
+    assert y[0] == 1.0 and abs(y[50] - 0.5) < 1e-6
+    short = plot_schedule(cosine(50), 50, max_points=101)  # shorter than the bound: every step
+    assert len(short.lines[0].get_data()[0]) == 50

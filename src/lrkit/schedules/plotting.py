@@ -21,11 +21,14 @@ def plot_schedule(
     ax: Any = None,
     label: str | None = None,
     log: bool = False,
+    max_points: int | None = None,
 ) -> Any:
     """Draw ``schedule`` over steps ``0 .. total_steps - 1`` and return the matplotlib Axes.
 
     The y axis is the multiplier, or the rate ``base_lr * schedule(step)`` when ``base_lr``
     is given. A new figure is made unless ``ax`` is passed; nothing is shown or saved.
+    With ``max_points``, a longer run is drawn at that many evenly spaced steps (a schedule
+    of 10**11 steps is not evaluated at every one).
 
     >>> from lrkit.schedules import cosine, warmup
     >>> ax = plot_schedule(warmup(10, cosine(90)), 100)
@@ -38,7 +41,10 @@ def plot_schedule(
     plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 3.2), layout="constrained")
-    steps = np.arange(total_steps, dtype=np.float64)
+    if max_points is not None and total_steps > check_int("max_points", max_points, minimum=2):
+        steps = np.round(np.linspace(0, total_steps - 1, max_points))
+    else:
+        steps = np.arange(total_steps, dtype=np.float64)
     values = schedule(steps)
     if base_lr is not None:
         values = check_positive("base_lr", base_lr) * values

@@ -129,7 +129,7 @@ def run_show(args: argparse.Namespace) -> int:
     low, high = float(extremes.min()), float(extremes.max())
     plot_path = None
     if args.plot:
-        plot_path = _write_plot(schedule, every, base_lr, args.plot, args.log)
+        plot_path = _write_plot(schedule, total, base_lr, args.plot, args.log)
     if args.json:
         payload = {
             "schedule": str(schedule),
@@ -173,35 +173,22 @@ def _steps(total: int, shown: object) -> object:
     return np.union1d(spaced, np.asarray(shown, dtype=np.int64))
 
 
-def _write_plot(schedule: object, steps: object, base_lr: float | None, path: str,
+def _write_plot(schedule: object, total: int, base_lr: float | None, path: str,
                 log: bool) -> str | None:
-    """The plot of the schedule at ``steps`` (drawn here, not by ``plot_schedule``, which
-    evaluates every step up to its total)."""
-    import numpy as np
-
+    """The plot of the schedule over ``total`` steps (``SAMPLED`` of them past
+    ``EXACT_STEPS``), written to ``path``."""
     from lrkit._optional import pyplot
     from lrkit.cli._common import output_path
+    from lrkit.schedules.plotting import plot_schedule
 
     target = output_path(path)
     if target is None:
         return None
-    x = np.asarray(steps, dtype=np.float64)
-    y = schedule(x)  # type: ignore[operator]
-    if base_lr is not None:
-        y = base_lr * y
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.0, 3.2), layout="constrained")
-    ax.plot(x, y, label=str(schedule), lw=1.6)
-    ax.set_xlabel("step")
-    ax.set_ylabel("lr" if base_lr is not None else "multiplier")
-    if log:
-        ax.set_yscale("log")
-    else:
-        ax.set_ylim(bottom=0.0)
-    ax.grid(True, alpha=0.3)
+    ax = plot_schedule(schedule, total, base_lr=base_lr, log=log,  # type: ignore[arg-type]
+                       max_points=SAMPLED if total > EXACT_STEPS else None)
     ax.set_title(str(schedule), fontsize=9)
-    fig.savefig(target, dpi=120)
-    plt.close(fig)
+    ax.figure.savefig(target, dpi=120)
+    pyplot().close(ax.figure)
     return str(target)
 
 
