@@ -96,15 +96,7 @@ def kill_one_worker_mid_trial(storage_spec: str, name: str, n_trials: int = 5) -
     victim, survivor = _worker(storage_spec, name), _worker(storage_spec, name)
     try:
         study = optuna.load_study(study_name=name, storage=storage)
-        deadline = time.time() + 60
-        killed = None
-        while time.time() < deadline and killed is None:
-            for t in study.get_trials(states=(TrialState.RUNNING,)):
-                if t.system_attrs.get("lrkit:pid") == victim.pid and t.intermediate_values:
-                    os.kill(victim.pid, signal.SIGKILL)
-                    killed = t.number
-                    break
-            time.sleep(0.05)
+        killed = _signal_mid_trial(study, victim.pid, signal.SIGKILL)
         assert killed is not None, "the victim never got a trial going"
         assert survivor.wait(timeout=90) == 0
         victim.wait()
@@ -127,6 +119,19 @@ def kill_one_worker_mid_trial(storage_spec: str, name: str, n_trials: int = 5) -
     assert len(trials) == len(done) + 1  # the killed one, retried
 
 
+def _signal_mid_trial(study, pid, signum):
+    """Send ``signum`` to worker ``pid`` once one of its trials has reported; the trial's
+    number (None when none got going within a minute)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        for t in study.get_trials(states=(TrialState.RUNNING,)):
+            if t.system_attrs.get("lrkit:pid") == pid and t.intermediate_values:
+                os.kill(pid, signum)
+                return t.number
+        time.sleep(0.05)
+    return None
+
+
 def test_worker_killed_mid_trial_on_the_journal_storage(tmp_path, study_name):
     kill_one_worker_mid_trial(str(tmp_path / "kill.journal"), study_name)
 
@@ -144,15 +149,7 @@ def test_ctrl_c_fails_the_trial_as_interrupted_and_the_next_worker_retries_it(tm
     worker = _worker(spec, study_name)
     study = optuna.load_study(study_name=study_name, storage=storage)
     try:
-        deadline = time.time() + 60
-        interrupted = None
-        while time.time() < deadline and interrupted is None:
-            for t in study.get_trials(states=(TrialState.RUNNING,)):
-                if t.intermediate_values:
-                    os.kill(worker.pid, signal.SIGINT)
-                    interrupted = t.number
-                    break
-            time.sleep(0.05)
+        interrupted = _signal_mid_trial(study, worker.pid, signal.SIGINT)
         assert interrupted is not None, "the worker never got a trial going"
         assert worker.wait(timeout=30) == 130
     finally:
