@@ -508,7 +508,7 @@ def test_a_rate_that_is_too_high_is_lowered_to_just_under_the_edge_never_blamed_
     # above the edge, grows slowly enough to read, and the step back lands just under 0.2
     # (halving three times would have landed at 0.125)
     assert 0.15 < scale * 1.0 < 0.2
-    assert history[0].data["resumed_at"] == 0 and "at step 1;" in history[0].message
+    assert history[0].data["resumed_at"] == 0 and "at step 2;" in history[0].message
     assert "x the rate (read from how fast the loss grew)" in history[-1].message
     assert all(d.data["skipped"] == [] for d in history)
 

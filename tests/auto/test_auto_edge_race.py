@@ -240,3 +240,6 @@ def test_a_blow_up_before_the_reference_is_set_is_caught():
     assert watch.reason == "spike"
     calm = BlowUp(warmup=8)  # a noisy but healthy start is not
     assert not any(calm.update(v) for v in (2.3, 2.9, 1.8, 3.5, 2.2, 2.6, 2.0, 2.4))
+    # nor a heavy-tailed one (a fine-tuned model: most batches fit, some hold outliers)
+    tails = BlowUp(warmup=8)
+    assert not any(tails.update(v) for v in (0.013, 0.881, 0.008, 0.878, 0.009, 0.86, 0.017))

@@ -101,7 +101,7 @@ def test_a_range_at_or_above_a_divergence_stops_with_one_line_and_exit_2(tmp_pat
     audit saw six trials, all at lr=1 and all diverged."""
     assert main(tune_args(tmp_path, "--n-trials", "6", "--lr-range", "1", "5", "--steps", "200")) == 2
     captured = capsys.readouterr()
-    assert captured.err.count("\n") == 1 and "lower it" in captured.err
+    assert captured.err.count("\n") == 1 and "new study with a lower range" in captured.err
     assert "--lr-range must reach below the lowest rate that diverged" in captured.err
     study = optuna.load_study(study_name="tune-quadratic-seed0",
                               storage=open_storage(str(tmp_path / "t.journal")))

@@ -365,3 +365,14 @@ def test_a_plain_callable_that_returns_a_bad_multiplier_is_refused() -> None:
         with pytest.raises(error, match="`schedule` must return"):
             ScheduleLR(opt, lambda t, bad=bad: bad)
     assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_a_plain_callable_may_return_numpy_or_torch_scalars() -> None:
+    import numpy as np
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    ScheduleLR(opt, lambda t: np.where(t < 10, (t + 1) / 10, 1.0))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+    fresh = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    ScheduleLR(fresh, lambda t: torch.tensor(0.5))
+    assert float(fresh.param_groups[0]["lr"]) == pytest.approx(0.05)

@@ -17,8 +17,8 @@ class BlowUp:
 
     The first ``warmup`` losses set the reference: their median ``ref`` and their spread
     ``noise`` (1.4826 x the median absolute deviation, about one standard deviation).
-    Within them, only a loss far above the start counts as a spike,
-    ``loss > start + 10 * max(|start|, spread)`` (the median and spread of the losses so
+    Within them, once two are in, only a loss far above the start counts as a spike,
+    ``loss > start + 10 * max(|start|, range)`` (the median and range of the losses so
     far). After that, a loss blew up when it is non-finite or
 
         loss > ref + max(3 * (ref - lowest smoothed), 10 * noise, |ref|)
@@ -67,7 +67,9 @@ class BlowUp:
         take those losses for the reference)."""
         values = np.array(self.first)
         start = float(np.median(values))
-        spread = float(1.4826 * np.median(np.abs(values - start)))
+        # the range, not a robust spread: two or three per-batch losses of a heavy-tailed
+        # loss can differ 50-fold at a healthy start, and all of them are the start's
+        spread = float(values.max() - values.min())
         return loss > start + EARLY_SPIKE * max(abs(start), spread, 1e-12)
 
     def update(self, loss: float) -> bool:
@@ -82,7 +84,7 @@ class BlowUp:
         self.average = self.beta * self.average + (1 - self.beta) * loss
         smoothed = self.smoothed()
         if len(self.first) < self.warmup:
-            if self.first and self._far_above_start(loss):
+            if len(self.first) >= 2 and self._far_above_start(loss):
                 self.reason = "spike"
                 return True
             self.first.append(loss)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import math
 import os
 import sys
 import warnings
@@ -178,13 +177,17 @@ class CheckedShape:
 
     def __call__(self, step: Any) -> Any:
         value = self.function(step)
-        if np.ndim(value) == 0:
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise TypeError(f"`schedule` must return a number, but returned {value!r} "
-                                f"at step {step!r}")
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"`schedule` must return a finite multiplier >= 0, but "
-                                 f"returned {value!r} at step {step!r}")
+        if isinstance(value, (str, bytes, bool)):
+            raise TypeError(f"`schedule` must return a number, but returned {value!r} "
+                            f"at step {step!r}")
+        try:  # a float, a numpy number or 0-d array, a torch scalar, or an array of them
+            numbers = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"`schedule` must return a number, but returned {value!r} "
+                            f"at step {step!r}") from None
+        if not (np.all(np.isfinite(numbers)) and np.all(numbers >= 0)):
+            raise ValueError(f"`schedule` must return a finite multiplier >= 0, but "
+                             f"returned {value!r} at step {step!r}")
         return value
 
     def __repr__(self) -> str:

@@ -134,7 +134,7 @@ def check_range_left(study: Any, lr_range: tuple[float, float], *, flag: str = "
     low, high = lr_range
     raise ValueError(f"{flag} must reach below the lowest rate that diverged, but got {flag} "
                      f"({low:.4g}, {high:.4g}) and lr={cliff.params['lr']:.4g} diverged (trial "
-                     f"{cliff.number}): no rate is left to try; lower it")
+                     f"{cliff.number}): no rate is left to try; start a new study with a lower range")
 
 
 def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,

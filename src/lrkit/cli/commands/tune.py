@@ -193,7 +193,7 @@ def report(study: Any, args: argparse.Namespace, storage_text: str) -> int:
     cost = f", {result.cost:.2f} full-run equivalents" if result.cost is not None else ""
     print(f"\nstudy {study.study_name} in {storage_text}: {counts}{cost}")
     if result.best_lr is None:
-        print("no trial finished without diverging; widen --lr-range downwards")
+        print("no trial finished without diverging; start a new study (another --study) with a lower --lr-range")
     else:
         print(f"best lr = {result.best_lr:.4g}  (final loss {result.best_value:.4g})")
     if path is not None:
