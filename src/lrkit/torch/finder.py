@@ -110,7 +110,7 @@ def find_lr(
         max_grad_norm = check_positive("max_grad_norm", max_grad_norm)
     if val_data is not None and not hasattr(val_data, "__iter__"):
         raise TypeError(f"`val_data` must be an iterable of batches, but got val_data={val_data!r}")
-    if val_data is not None and iter(val_data) is val_data:
+    if isinstance(val_data, Iterator):
         # it is read in full after every step: a generator would be empty from the second on
         raise TypeError(f"`val_data` must be re-iterable (a list, a DataLoader), but got a "
                         f"one-pass iterator val_data={val_data!r}")
