@@ -125,16 +125,13 @@ def resume_lr_range(study: Any, lr_range: tuple[float, float] | None, *,
 def check_range_left(study: Any, lr_range: tuple[float, float], *, flag: str = "`lr_range`") -> None:
     """Raise ``ValueError`` when every rate in ``lr_range`` is at or above the lowest rate
     that diverged and no trial finished without diverging: nothing useful is left to try."""
-    from lrkit.tuning.sampler import best_trial, range_exhausted
+    from lrkit.tuning.sampler import best_trial, no_rate_left, range_exhausted
 
     trials = study.get_trials(deepcopy=False)
     cliff = range_exhausted(trials, lr_range[0])
     if cliff is None or best_trial(trials) is not None:
         return
-    low, high = lr_range
-    raise ValueError(f"{flag} must reach below the lowest rate that diverged, but got {flag} "
-                     f"({low:.4g}, {high:.4g}) and lr={cliff.params['lr']:.4g} diverged (trial "
-                     f"{cliff.number}): no rate is left to try; start a new study with a lower range")
+    raise no_rate_left(cliff, lr_range, flag=flag)
 
 
 def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,

@@ -157,6 +157,16 @@ def range_exhausted(trials: Sequence[Any], low: float) -> Any:
     return None
 
 
+def no_rate_left(cliff: Any, lr_range: tuple[float, float], *,
+                 flag: str = "`lr_range`") -> ValueError:
+    """The error for a range that :func:`range_exhausted` says has nothing left to try."""
+    low, high = lr_range
+    return ValueError(f"{flag} must reach below the lowest rate that diverged, but got {flag} "
+                      f"({low:.4g}, {high:.4g}) and lr={cliff.params['lr']:.4g} diverged (trial "
+                      f"{cliff.number}): no rate is left to try; start a new study with a "
+                      f"lower range")
+
+
 class LRSampler(optuna.samplers.BaseSampler):
     """Propose ``lr`` by a cliff-aware pattern search in log space; delegate other parameters.
 
@@ -241,10 +251,7 @@ class LRSampler(optuna.samplers.BaseSampler):
                 finished.append(t)
         cliff_trial = range_exhausted(trials, low)
         if cliff_trial is not None:
-            raise ValueError(
-                f"`lr_range` must reach below the lowest rate that diverged, but got "
-                f"({low:.4g}, {high:.4g}) while lr={cliff_trial.params['lr']:.4g} diverged "
-                f"(trial {cliff_trial.number}); lower the range")
+            raise no_rate_left(cliff_trial, (low, high))
         best = best_trial(finished)
         best_x = None if best is None else math.log10(best.params["lr"])
         cliff = min(diverged) if diverged else math.inf
