@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from lrkit._validation import check_callable, check_int, check_positive
 from lrkit.auto.budget import DEFAULT_BUDGET, BudgetExceeded, check_budget
 from lrkit.auto.core import Decision, Settings, run_auto
 from lrkit.schedules import as_schedule, warn_if_ends_early
+from lrkit.torch.cycle import Cycle
 from lrkit.torch.groups import read_base_lrs, set_lrs
 from lrkit.torch.state import Snapshot
 
@@ -109,10 +110,7 @@ class _Tape:
     """
 
     def __init__(self, data: Iterable[Any], keep: int, *, name: str = "data") -> None:
-        self._data = data
-        self._name = name
-        self._served = 0
-        self._iterator: Iterator[Any] = iter(data)
+        self._stream = Cycle(data, name=name)
         self._taken: list[Any] = []
         self._kept: list[Any] = []
         self._keep = keep
@@ -120,22 +118,7 @@ class _Tape:
         self._read_to = 0  # indices below this have been read from the stream
 
     def _next(self) -> Any:
-        try:
-            batch = next(self._iterator)
-        except StopIteration:
-            self._iterator = iter(self._data)
-            if self._iterator is self._data and self._served:
-                raise ValueError(
-                    f"`{self._name}` must be re-iterable (a list, a DataLoader) or endless, but "
-                    f"got a one-pass iterator that ran out after {self._served} batches"
-                ) from None
-            try:
-                batch = next(self._iterator)
-            except StopIteration:
-                raise ValueError(f"`{self._name}` must yield at least one batch, but got an "
-                                 "empty iterable") from None
-        self._served += 1
-        return batch
+        return next(self._stream)
 
     @property
     def held_back(self) -> int:

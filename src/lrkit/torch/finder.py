@@ -43,6 +43,7 @@ import torch
 from lrkit._validation import check_callable, check_int, check_positive
 from lrkit.finder.core import range_test
 from lrkit.finder.result import RangeTestResult
+from lrkit.torch.cycle import Cycle
 from lrkit.torch.groups import read_base_lrs, set_lrs
 from lrkit.torch.state import Snapshot
 
@@ -129,7 +130,7 @@ def find_lr(
     modes = {name: module.training for name, module in model.named_modules()}
     grads = {name: (None if p.grad is None else p.grad.detach().to("cpu", copy=True))
              for name, p in model.named_parameters()}
-    batches = _Cycle(data)
+    batches = Cycle(data, advice="pass a list or lower `num`")
     trainer = _Stepper(model, optimizer, loss_fn, batches, ratios, accumulation_steps, scaler,
                        max_grad_norm, val_data, autocast_dtype, device)
     try:
@@ -145,36 +146,6 @@ def find_lr(
         if snapshot.path is not None:
             with contextlib.suppress(OSError):
                 snapshot.path.unlink()
-
-
-class _Cycle:
-    """Endless batches from an iterable, restarting it when it runs out."""
-
-    def __init__(self, data: Iterable[Any]) -> None:
-        self.data = data
-        self.iterator: Iterator[Any] = iter(data)
-        self.served = 0
-        self.restarts = 0
-
-    def __next__(self) -> Any:
-        try:
-            batch = next(self.iterator)
-        except StopIteration:
-            self.iterator = iter(self.data)
-            if self.iterator is self.data and self.served > 0:
-                raise ValueError(
-                    f"`data` must be re-iterable (a list, a DataLoader), but got a one-pass "
-                    f"iterator that ran out after {self.served} batches; pass a list or "
-                    f"lower `num`"
-                ) from None
-            try:
-                batch = next(self.iterator)
-            except StopIteration:
-                raise ValueError(f"`data` must yield at least one batch, but got data={self.data!r}") from None
-            self.restarts += 1
-            logger.debug("find_lr: data restarted after %d batches", self.served)
-        self.served += 1
-        return batch
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
@@ -206,7 +177,7 @@ class _Stepper:
     """``step(lr) -> loss``: one optimizer step at rate ``lr``."""
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor], batches: _Cycle,
+                 loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor], batches: Cycle,
                  ratios: list[float], accumulation_steps: int, scaler: Any,
                  max_grad_norm: float | None, val_data: Iterable[Any] | None,
                  autocast_dtype: torch.dtype | None, device: torch.device) -> None:
