@@ -95,3 +95,16 @@ def test_name_flags_replaces_whole_names_only():
     assert name_flags(text, flags) == \
         "`warmup_steps` must be >= 0, but got warmup_steps=-5 (in --steps=3)"
     assert name_flags("`num` x", None) == "`num` x"
+
+
+def test_name_flags_leaves_the_users_quoted_text_alone():
+    """A schedule such as 'warmup(steps=5, ...)' is the user's text: '--steps=5' inside it
+    would misquote what they typed."""
+    flags = {"steps": "--steps", "text": "--schedule"}
+    message = ("`text` is not a valid schedule, but got text='cosine(steps=-1)': steps=-1 "
+               "is negative; the problem's steps=200")
+    assert name_flags(message, flags) == (
+        "`--schedule` is not a valid schedule, but got --schedule='cosine(steps=-1)': "
+        "--steps=-1 is negative; the problem's --steps=200")
+    assert name_flags('got text="a\\"steps=1" and steps=2', flags) == \
+        'got --schedule="a\\"steps=1" and --steps=2'

@@ -52,7 +52,7 @@ def test_worker_joins_an_existing_study(tmp_path, capsys):
 
 def test_worker_needs_an_existing_lrkit_study(tmp_path, capsys):
     assert main(["worker", "--storage", str(tmp_path / "x.journal"), "--study", "nope"]) == 2
-    assert "`study`" in capsys.readouterr().err
+    assert "`--study`" in capsys.readouterr().err
 
 
 def test_worker_on_a_missing_journal_file_does_not_create_it(tmp_path, capsys):
@@ -71,22 +71,22 @@ def test_two_local_workers(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("extra", "name"), [
-    (["--n-trials", "0"], "n_trials"),
-    (["--workers", "0"], "workers"),
-    (["--budget", "-1"], "budget"),
-    (["--lr-range", "1", "0.1"], "lr_range"),
-    (["--seed", "-3"], "seed"),
-    (["--schedule", "nope(3)"], "text"),
-    (["--heartbeat", "30", "--grace", "10"], "grace"),
-    (["--study", ""], "study"),
-    (["--storage", " "], "storage"),
+    (["--n-trials", "0"], "--n-trials"),
+    (["--workers", "0"], "--workers"),
+    (["--budget", "-1"], "--budget"),
+    (["--lr-range", "1", "0.1"], "--lr-range"),
+    (["--seed", "-3"], "--seed"),
+    (["--schedule", "nope(3)"], "--schedule"),
+    (["--heartbeat", "30", "--grace", "10"], "--grace"),
+    (["--study", ""], "--study"),
+    (["--storage", " "], "--storage"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, name):
     assert main(tune_args(tmp_path, *extra)) == 2
     err = capsys.readouterr().err
     assert f"`{name}`" in err and err.count("\n") == 1
-    if name == "grace":
-        assert "grace=10" in err and "heartbeat=30" in err
+    if name == "--grace":
+        assert "--grace=10" in err and "--heartbeat=30" in err
     storage = open_storage(str(tmp_path / "t.journal"))
     assert optuna.get_all_study_summaries(storage) == []  # nothing left behind
 
@@ -102,7 +102,8 @@ def test_a_range_at_or_above_a_divergence_stops_with_one_line_and_exit_2(tmp_pat
     assert main(tune_args(tmp_path, "--n-trials", "6", "--lr-range", "1", "5", "--steps", "200")) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "new study with a lower range" in captured.err
-    assert "--lr-range must reach below the lowest rate that diverged" in captured.err
+    assert "`--lr-range` must reach below the lowest rate that diverged" in captured.err
+    assert "--lr-range=(1, 5)" in captured.err
     study = optuna.load_study(study_name="tune-quadratic-seed0",
                               storage=open_storage(str(tmp_path / "t.journal")))
     assert [t.params["lr"] for t in study.trials] == [1.0]
@@ -115,7 +116,8 @@ def test_resuming_with_another_lr_range_is_rejected(tmp_path, capsys):
                           "--lr-range", "1e-4", "1e-3")) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "must stay (1e-05, 10)" in err and "lr_range=(0.0001, 0.001)" in err
+    assert "must stay (1e-05, 10)" in err and "--lr-range=(0.0001, 0.001)" in err
+    assert "omit `--lr-range` to resume it, or use another `--study`" in err
     assert main(tune_args(tmp_path, "--n-trials", "3", "--study", "rr1", "--json")) == 0
     payload = json.loads(capsys.readouterr().out)
     assert len(payload["trials"]) == 3  # without --lr-range the stored range is kept
@@ -142,4 +144,4 @@ def test_worker_says_trial_for_one(tmp_path, capsys):
 def test_worker_rejects_an_empty_study_name(tmp_path, capsys):
     assert main(["worker", "--storage", str(tmp_path / "t.journal"), "--study", ""]) == 2
     err = capsys.readouterr().err
-    assert "`study` must not be empty" in err and err.count("\n") == 1
+    assert "`--study` must not be empty" in err and err.count("\n") == 1

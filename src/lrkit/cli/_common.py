@@ -89,18 +89,28 @@ def set_flag_names(parser: argparse.ArgumentParser, names: Mapping[str, str]) ->
     parser.set_defaults(flag_names=dict(names))
 
 
+# a value the message quotes with repr(): the user's own text, never rewritten (an opening
+# quote follows no word character, so the apostrophe of "problem's" opens nothing)
+_QUOTED = re.compile(r"""((?<!\w)'(?:[^'\\]|\\.)*'(?!\w)|(?<!\w)"(?:[^"\\]|\\.)*"(?!\w))""")
+
+
 def name_flags(message: str, names: Mapping[str, str] | None) -> str:
-    """A library error message with its parameter names replaced by the command's flags.
+    """A library error message with its parameter names replaced by the command's flags;
+    quoted values (the user's own text, such as a schedule) are left as they are.
 
     >>> name_flags("`num` must be >= 2, but got num=1; `warmup_steps`, warmup_steps=3",
     ...            {"num": "--num", "steps": "--steps"})
     '`--num` must be >= 2, but got --num=1; `warmup_steps`, warmup_steps=3'
+    >>> name_flags("bad schedule 'cosine(steps=9)': steps=9 is too short", {"steps": "--steps"})
+    "bad schedule 'cosine(steps=9)': --steps=9 is too short"
     """
-    for name, flag in (names or {}).items():
-        message = message.replace(f"`{name}`", f"`{flag}`")
-        message = re.sub(rf"(?<![\w.\-]){re.escape(name)}=", lambda _m, f=flag: f"{f}=",
-                         message)
-    return message
+    pieces = _QUOTED.split(message)
+    for i in range(0, len(pieces), 2):  # the odd pieces are the quoted values
+        for name, flag in (names or {}).items():
+            piece = pieces[i].replace(f"`{name}`", f"`{flag}`")
+            pieces[i] = re.sub(rf"(?<![\w.\-]){re.escape(name)}=",
+                               lambda _m, f=flag: f"{f}=", piece)
+    return "".join(pieces)
 
 
 def show_progress(args: argparse.Namespace) -> bool:

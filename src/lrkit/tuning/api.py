@@ -101,8 +101,7 @@ def check_lr_range(lr_range: Any) -> tuple[float, float]:
     return low, high
 
 
-def resume_lr_range(study: Any, lr_range: tuple[float, float] | None, *,
-                    hint: str = "omit `lr_range` to resume it, or use another `study_name`",
+def resume_lr_range(study: Any, lr_range: tuple[float, float] | None,
                     ) -> tuple[float, float] | None:
     """The rate range of ``study`` when it is resumed: the stored one.
 
@@ -118,11 +117,12 @@ def resume_lr_range(study: Any, lr_range: tuple[float, float] | None, *,
     if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(stored, lr_range, strict=True)):
         raise ValueError(f"`lr_range` must stay ({stored[0]:.4g}, {stored[1]:.4g}) to resume "
                          f"study {study.study_name!r}, whose trials were sampled there, but got "
-                         f"lr_range=({lr_range[0]:.4g}, {lr_range[1]:.4g}); {hint}")
+                         f"lr_range=({lr_range[0]:.4g}, {lr_range[1]:.4g}); omit `lr_range` to resume it, "
+                         "or use another `study_name`")
     return stored
 
 
-def check_range_left(study: Any, lr_range: tuple[float, float], *, flag: str = "`lr_range`") -> None:
+def check_range_left(study: Any, lr_range: tuple[float, float]) -> None:
     """Raise ``ValueError`` when every rate in ``lr_range`` is at or above the lowest rate
     that diverged and no trial finished without diverging: nothing useful is left to try."""
     from lrkit.tuning.sampler import best_trial, no_rate_left, range_exhausted
@@ -131,7 +131,7 @@ def check_range_left(study: Any, lr_range: tuple[float, float], *, flag: str = "
     cliff = range_exhausted(trials, lr_range[0])
     if cliff is None or best_trial(trials) is not None:
         return
-    raise no_rate_left(cliff, lr_range, flag=flag)
+    raise no_rate_left(cliff, lr_range)
 
 
 def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,

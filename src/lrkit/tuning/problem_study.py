@@ -26,10 +26,7 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
                          budget: float | None, seed: int, steps: int | None,
                          schedule: str | None, lr_range: tuple[float, float] | None,
                          sampler: str, pruner: str, heartbeat_interval: float,
-                         grace_period: float, max_retries: int,
-                         heartbeat_names: tuple[str, str] = ("heartbeat_interval", "grace_period"),
-                         range_hint: str = "omit `lr_range` to resume it, or use another study",
-                         ) -> Any:
+                         grace_period: float, max_retries: int) -> Any:
     """Create (or load, to resume) the study and record how its trials are run.
 
     ``lr_range=None`` is the problem's default rate /1000 to x1000 for a new study and the
@@ -52,8 +49,7 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     steps = prob.steps if steps is None else steps
     if lr_range is not None:
         lr_range = check_lr_range(lr_range)
-    heartbeat_interval, grace_period = check_heartbeat(heartbeat_interval, grace_period,
-                                                       names=heartbeat_names)
+    heartbeat_interval, grace_period = check_heartbeat(heartbeat_interval, grace_period)
     if schedule is not None:  # bad schedule text fails here, before the study is created
         from lrkit.problems.train import resolve_schedule
 
@@ -63,9 +59,9 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     study = create_or_load_study(storage, study_name)
     old = study.user_attrs.get("lrkit:problem")
     if old is not None and old != spec:
-        raise ValueError(f"`study` {study_name!r} tunes problem {old!r}; use another --study "
-                         f"for problem={spec!r}")
-    lr_range = resume_lr_range(study, lr_range, hint=range_hint) or \
+        raise ValueError(f"`study_name` {study_name!r} tunes problem {old!r}; use another "
+                         f"`study_name` for problem={spec!r}")
+    lr_range = resume_lr_range(study, lr_range) or \
         (prob.default_lr * 1e-3, prob.default_lr * 1e3)
     settings = Settings(lr_range=lr_range, n_trials=n_trials, budget=budget, total_steps=steps,
                         heartbeat_interval=heartbeat_interval, grace_period=grace_period,

@@ -82,21 +82,18 @@ class Heartbeat:
             self._thread.join()
 
 
-def check_heartbeat(heartbeat_interval: Any, grace_period: Any, *,
-                    names: tuple[str, str] = ("heartbeat_interval", "grace_period"),
-                    ) -> tuple[float, float]:
+def check_heartbeat(heartbeat_interval: Any, grace_period: Any) -> tuple[float, float]:
     """Validate ``(heartbeat_interval, grace_period)``: positive, the grace at least twice the
     interval (a running trial's heartbeat is up to one interval old, and one late write must
     not get a live trial failed as stale by another machine)."""
     from lrkit._validation import check_positive
 
-    beat, grace = names
-    heartbeat_interval = check_positive(beat, heartbeat_interval)
-    grace_period = check_positive(grace, grace_period)
+    heartbeat_interval = check_positive("heartbeat_interval", heartbeat_interval)
+    grace_period = check_positive("grace_period", grace_period)
     if grace_period < 2 * heartbeat_interval:
-        raise ValueError(f"`{grace}` must be at least twice `{beat}` (else live trials are "
-                         f"failed as stale), but got {grace}={grace_period:g} and "
-                         f"{beat}={heartbeat_interval:g}")
+        raise ValueError("`grace_period` must be at least twice `heartbeat_interval` (else live "
+                         f"trials are failed as stale), but got grace_period={grace_period:g} "
+                         f"and heartbeat_interval={heartbeat_interval:g}")
     return heartbeat_interval, grace_period
 
 

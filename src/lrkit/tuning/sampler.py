@@ -157,12 +157,11 @@ def range_exhausted(trials: Sequence[Any], low: float) -> Any:
     return None
 
 
-def no_rate_left(cliff: Any, lr_range: tuple[float, float], *,
-                 flag: str = "`lr_range`") -> ValueError:
+def no_rate_left(cliff: Any, lr_range: tuple[float, float]) -> ValueError:
     """The error for a range that :func:`range_exhausted` says has nothing left to try."""
     low, high = lr_range
-    return ValueError(f"{flag} must reach below the lowest rate that diverged, but got {flag} "
-                      f"({low:.4g}, {high:.4g}) and lr={cliff.params['lr']:.4g} diverged (trial "
+    return ValueError(f"`lr_range` must reach below the lowest rate that diverged, but got "
+                      f"lr_range=({low:.4g}, {high:.4g}) and lr={cliff.params['lr']:.4g} diverged (trial "
                       f"{cliff.number}): no rate is left to try; start a new study with a "
                       f"lower range")
 

@@ -16,10 +16,17 @@ from lrkit.cli._common import (
     format_table,
     output_path,
     print_json,
+    set_flag_names,
     show_progress,
 )
 
 ORDER = 30
+
+# the library's parameter names in error messages, as this command's flags
+FLAGS = {"n_trials": "--n-trials", "budget": "--budget", "storage": "--storage",
+         "study_name": "--study", "study": "--study", "workers": "--workers", "seed": "--seed",
+         "steps": "--steps", "schedule": "--schedule", "text": "--schedule", "lr_range": "--lr-range",
+         "heartbeat_interval": "--heartbeat", "grace_period": "--grace"}
 
 EPILOG = """\
 examples:
@@ -45,6 +52,7 @@ def register(subparsers: Any) -> None:
     add_tune_arguments(parser)
     add_json_argument(parser)
     add_output_argument(parser, "tune.png")
+    set_flag_names(parser, FLAGS)
     parser.set_defaults(func=run)
 
 
@@ -104,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, steps=steps, schedule=args.schedule,
         lr_range=tuple(args.lr_range) if args.lr_range else None, sampler=args.sampler,
         pruner=args.pruner, heartbeat_interval=args.heartbeat, grace_period=args.grace,
-        max_retries=2, heartbeat_names=("heartbeat", "grace"),
-        range_hint="rerun without --lr-range to resume it, or use another --study")
+        max_retries=2)
     progress = show_progress(args)
     if workers == 1:
         from lrkit._progress import progress_bar
@@ -114,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             study, _ = run_problem_worker(storage, study_name, on_trial=lambda t: bar.update(1))
     else:
         _run_local_workers(storage_spec, study_name, workers, study, progress, args.verbose)
-    check_range_left(study, Settings.from_attrs(study.user_attrs).lr_range, flag="--lr-range")
+    check_range_left(study, Settings.from_attrs(study.user_attrs).lr_range)
     return report(study, args, describe(storage_spec))
 
 

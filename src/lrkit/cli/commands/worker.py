@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lrkit.cli._common import add_json_argument, show_progress
+from lrkit.cli._common import add_json_argument, set_flag_names, show_progress
+from lrkit.cli.commands.tune import FLAGS
 
 ORDER = 31
 
@@ -26,6 +27,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--study", required=True, metavar="NAME", help="the study to join")
     parser.add_argument("--quiet", action="store_true", help="print nothing (used by 'lrkit tune --workers')")
     add_json_argument(parser)
+    set_flag_names(parser, FLAGS)
     parser.set_defaults(func=run)
 
 
