@@ -352,3 +352,22 @@ def test_a_trial_cut_by_the_pruner_while_blowing_up_is_recorded_as_diverged():
     with pytest.raises(Diverged):
         trial.report(1, 1e5)
     assert trial.diverged and trial.optuna.user_attrs["lrkit:diverged"] is True
+
+
+def test_one_noisy_batch_above_the_limit_when_cut_is_not_a_divergence():
+    # the window written at the cut averages four losses; one batch above the blow-up limit
+    # (first 1.0, limit 5.0) in a window whose mean is below it is noise, not a blow-up
+    from lrkit.tuning.trial import Diverged, Trial
+
+    class AlwaysPrune(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    study = optuna.create_study(pruner=AlwaysPrune())
+    trial = Trial(study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 10, log=True)}),
+                  total_steps=100, report_every=4, prune=True)
+    for step, loss in enumerate([1.0, 0.9, 0.8]):
+        trial.report(step, loss)
+    with pytest.raises(optuna.TrialPruned) as cut:
+        trial.report(3, 6.0)  # mean of the window: 2.175
+    assert not isinstance(cut.value, Diverged) and not trial.diverged

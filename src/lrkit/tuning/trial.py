@@ -131,13 +131,14 @@ class Trial:
         self._window.append(value)
         crossed = any(self._last_write < c <= step for c in self._checkpoints)
         if crossed or step - self._last_write >= self._report_every:
-            self._write(step, None if validation is None else _as_float(validation))
+            written = self._write(step, None if validation is None else _as_float(validation))
             if self._prune and self.optuna.should_prune():
-                if self._above:
+                if self._above and written > limit:
                     # cut while above the blow-up limit, before `patience` reports could
                     # confirm it: it was blowing up, and as a plain pruned trial its
-                    # last value (huge, but finite) could still rank as the best
-                    self._diverge(step, value)
+                    # last value (huge, but finite) could still rank as the best. Judged
+                    # on the value written, so one noisy batch does not make a divergence.
+                    self._diverge(step, written)
                 raise optuna.TrialPruned(f"pruned at step {step}")
         more_to_come = self.total_steps is None or self.steps < self.total_steps
         if self._budget_steps is not None and self.steps >= self._budget_steps and more_to_come:
@@ -164,7 +165,9 @@ class Trial:
         self.mark_diverged(step, value)
         raise Diverged(f"loss {value!r} at step {step} at lr={self.lr:.3g}")
 
-    def _write(self, step: int, value: float | None = None) -> None:
+    def _write(self, step: int, value: float | None = None) -> float:
+        """Report ``value`` (default: the mean of the losses since the last write) at
+        ``step``; returns what was reported."""
         if value is None:
             value = sum(self._window) / len(self._window)
         elif not math.isfinite(value):
@@ -172,6 +175,7 @@ class Trial:
         self._window.clear()
         self.optuna.report(value, step)
         self._last_write = step
+        return value
 
 
 def _as_float(value: Any) -> float:
