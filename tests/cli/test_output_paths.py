@@ -75,6 +75,24 @@ def test_plot_formats_are_matplotlibs():
     assert PLOT_FORMATS <= set(FigureCanvasBase.get_supported_filetypes())
 
 
+def test_every_plot_format_accepted_writes_a_plot_with_text(tmp_path):
+    # pgf is among matplotlib's filetypes, but with any text it needs a TeX installation,
+    # and would fail only after the work was done
+    import matplotlib.pyplot as plt
+
+    from lrkit.cli._common import PLOT_FORMATS
+
+    fig, ax = plt.subplots(figsize=(2, 2), dpi=30)
+    ax.plot([1, 2], [3, 1])
+    ax.set_xlabel("learning rate")
+    try:
+        for fmt in sorted(PLOT_FORMATS):
+            fig.savefig(tmp_path / f"plot.{fmt}")
+            assert (tmp_path / f"plot.{fmt}").stat().st_size > 0, fmt
+    finally:
+        plt.close(fig)
+
+
 def test_a_closed_stdout_ends_quietly():
     # what `lrkit find ... | head -1` does once head has read its line
     env = {**os.environ, "MPLBACKEND": "Agg"}

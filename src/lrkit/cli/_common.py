@@ -29,8 +29,9 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
 
 
 # the formats matplotlib's savefig writes without extra backends (FigureCanvasBase's
-# filetypes); a constant, so that parsing --out does not import matplotlib
-PLOT_FORMATS = frozenset({"avif", "eps", "gif", "jpeg", "jpg", "pdf", "pgf", "png", "ps", "raw",
+# filetypes), less pgf, which needs a TeX installation for any text and would fail only
+# after the work is done; a constant, so that parsing --out does not import matplotlib
+PLOT_FORMATS = frozenset({"avif", "eps", "gif", "jpeg", "jpg", "pdf", "png", "ps", "raw",
                           "rgba", "svg", "svgz", "tif", "tiff", "webp"})
 
 
