@@ -143,6 +143,31 @@ def test_a_flat_loss_at_a_held_rate_is_a_plateau_but_not_while_the_rate_anneals(
     assert "plateau" not in {v.status for v in annealed[150:]}
 
 
+def test_a_slow_fall_hidden_in_one_windows_noise_is_not_a_plateau():
+    # 0.001 per step under noise 0.05: a 60-step window's fall is about 2 standard errors,
+    # short of significance, but the pace is the same as since the start. Calling it a
+    # plateau advised halving a rate that was, if anything, too low.
+    rng = np.random.default_rng(5)
+    losses = 1.0 - 0.001 * np.arange(500) + 0.05 * rng.standard_normal(500)
+    verdicts = feed(Monitor(), losses, lr=[0.01] * 500)
+    assert "plateau" not in {v.status for v in verdicts}
+    # the same fall that then stops is a plateau once the window has seen the stop
+    stopped = np.concatenate([losses[:250], losses[250] + 0.05 * rng.standard_normal(250)])
+    verdicts = feed(Monitor(), stopped, lr=[0.01] * 500)
+    assert verdicts[-1].status == "plateau" and verdicts[-1].cause == "flat"
+
+
+def test_a_steady_fall_between_spikes_is_not_too_low():
+    # a rate near the edge: steady progress, and every 25 steps a spike of 15 noise scales
+    # (under the blow-up test's 25). Advising 3x that rate would blow the run up.
+    rng = np.random.default_rng(3)
+    losses = 2.3 - 0.002 * np.arange(300) + 0.01 * rng.standard_normal(300)
+    losses[np.arange(10, 300, 25)] += 0.15
+    verdicts = feed(Monitor(), losses, lr=[1e-4] * 300)
+    assert "too_low" not in {v.status for v in verdicts}
+    assert "diverged" not in {v.status for v in verdicts}
+
+
 def test_memory_is_bounded_by_the_window():
     monitor = Monitor(window=40)
     feed(monitor, noisy_decay(5000, tau=2000), grad_norm=[1.0] * 5000, lr=[0.1] * 5000)

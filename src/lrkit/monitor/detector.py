@@ -21,8 +21,13 @@ halves, the trend's z-score ``z = (median_1st_half - median_2nd_half) / se``) an
 * ``too_low``: steady significant decrease (``z > z_significant``) with no deceleration:
   the slope over the window is still at least ``slow_ratio`` of the average slope since
   the start, the signature of a rate that crawls;
+* ``too_low`` is withheld when the window holds a jump of more than ``spike_z`` noise
+  scales (a rate near the edge falls steadily between its spikes);
 * ``plateau``: no significant progress over a full window while the rate is held
-  (not decaying) -- the situation ``ReduceLROnPlateau`` reacts to;
+  (not decaying) -- the situation ``ReduceLROnPlateau`` reacts to -- and the window's fall
+  is significantly short of the pace since the start (``z`` units of its standard error),
+  or there was no significant progress since the start: a slow fall that keeps its pace
+  but hides in one window's noise is not a plateau (lowering the rate would slow it);
 * otherwise ``ok``.
 
 Memory is the window (three ring buffers of ``window`` floats), whatever the run length.
@@ -341,17 +346,21 @@ class Monitor:
             return Verdict(TOO_HIGH, step, self.too_high_factor, tuple(evidence))
 
         if n == self.window and step >= self.window + self.window // 2:
+            window_span, elapsed_span = self._spans(n, h, step)
+            # the fall the window would show at the average pace since the start
+            expected = (start - m2) * window_span / elapsed_span
             if progressing and m2 <= best_before and self._rate_not_annealed():
-                recent_slope, average_slope = self._slopes(m1, m2, start, n, h, step)
                 # a loss still above where it started has made no progress to compare with
-                ratio = recent_slope / average_slope if average_slope > 0 else 0.0
-                if ratio >= self.slow_ratio:
+                ratio = (m1 - m2) / expected if expected > 0 else 0.0
+                # a rate near the edge falls steadily between its spikes: not too low
+                jumps = sum(1 for x in d if x > self.spike_z * noise)
+                if ratio >= self.slow_ratio and not jumps:
                     return Verdict(TOO_LOW, step, self.too_low_factor, (Evidence(
                         "slow_steady_progress", ratio, self.slow_ratio, n,
                         f"the loss still falls at {ratio:.2f}x its average pace since the start "
                         f"(no deceleration; z={z:.3g}): the rate is holding training back",
                     ),))
-            elif self._rate_held():
+            elif self._rate_held() and self._stalled(start, m1, m2, expected, se, h):
                 return Verdict(PLATEAU, step, self.plateau_factor, (Evidence(
                     "flat", z, self.z_significant, n,
                     f"no significant progress over {n} steps (median {m1:.4g} -> {m2:.4g}, "
@@ -360,17 +369,26 @@ class Monitor:
                 ),))
         return Verdict(OK, step)
 
-    def _slopes(self, m1: float, m2: float, start: float, n: int, h: int,
-                step: int) -> tuple[float, float]:
-        """Loss decrease per step over the window and on average since the start; per
-        unit of rate when the rates are known, so a decaying schedule does not read as
-        deceleration."""
+    def _spans(self, n: int, h: int, step: int) -> tuple[float, float]:
+        """What the window's fall (first half's median to second half's) and the fall since
+        the start are measured over: steps, or summed rates when the rates are known, so
+        that a decaying schedule does not read as deceleration."""
         if len(self._lrs) == n and self._lr_sum > 0:
             window_lr = float(sum(self._lrs))
-            recent = (m1 - m2) / max(window_lr * (n - h) / n, 1e-300)
             elapsed = self._lr_sum - window_lr * (h / 2) / n
-            return recent, (start - m2) / max(elapsed, 1e-300)
-        return (m1 - m2) / (n - h), (start - m2) / max(step - _START_POINTS // 2, 1)
+            return max(window_lr * (n - h) / n, 1e-300), max(elapsed, 1e-300)
+        return float(n - h), float(max(step - _START_POINTS // 2, 1))
+
+    def _stalled(self, start: float, m1: float, m2: float, expected: float, se: float,
+                 h: int) -> bool:
+        """True when the window's fall is significantly short of the pace since the start
+        (training slowed down: a plateau), or when there was no significant progress since
+        the start at all. A slow fall that keeps its pace but hides in the noise of one
+        window is neither: lowering the rate would only slow it further."""
+        if (expected - (m1 - m2)) >= self.z_significant * se:
+            return True
+        se_progress = _MEDIAN_SE * self._noise * math.sqrt(1.0 / _START_POINTS + 1.0 / h)
+        return start - m2 < self.z_significant * se_progress
 
     def _rate_not_annealed(self) -> bool:
         """False once a schedule has brought the rate far below its peak: crawling is then
