@@ -177,13 +177,11 @@ def test_the_final_run_is_the_plain_run_at_the_chosen_rate():
 
 @pytest.mark.parametrize("bad", [33, 150, 155])
 def test_a_corrupt_batch_is_passed_over_at_full_rate(bad):
-    # the batch at index `bad` of the stream holds an inf, so its loss is nan at any rate.
-    # At a checkpoint's own step (150; one every 10) the rate cannot be to blame (the loss
-    # comes before the update): the batch is passed over at once. Between checkpoints
-    # (33 among the batches kept for good, 155 past them) the
-    # first blow-up halves the rate; the replay (the same batches: the tape keeps them
-    # from the latest checkpoint on) reaches the step again from a checkpoint just before
-    # it, blames the batch and undoes the halving.
+    # the batch at index `bad` of the stream holds an inf, so its loss is nan at any rate,
+    # and the session makes no update on it. The next batch meets the same weights, and
+    # its finite loss clears them: the batch is passed over at once, wherever it falls
+    # (among the batches kept for good, at a checkpoint's own step, between two), with no
+    # step back and no step of the run lost.
     steps = 200
     data = make_data(n=32 * steps)
     x, y = data[bad]
@@ -191,15 +189,30 @@ def test_a_corrupt_batch_is_passed_over_at_full_rate(bad):
     model = make_model()
     result = autotrain(model, adam, mse, data, steps, seed=0)
     events = [d for d in result.history if d.phase == "final"]
-    assert events[-1].data["scale"] == 1.0 and events[-1].data["skipped"] == [bad]
-    assert len(events) == (1 if bad == 150 else 2)
-    # (the steps lost to a rollback come out of the budget: the rest of the schedule is
-    # compressed onto fewer steps)
-    assert len(result.losses) == steps if bad == 150 else len(result.losses) < steps
+    assert [e.data["passed_over"] for e in events] == [[bad]]
+    if bad == 33:
+        # the search met it too, and each pass-over there cost a call: the schedule is
+        # compressed onto the calls left, so the run still ends decayed
+        assert steps - 10 <= len(result.losses) < steps
+        assert result.lrs[-1] < 0.05 * max(result.lrs)
+    else:
+        assert len(result.losses) == steps
     assert math.isnan(result.losses[bad]) and sum(math.isnan(v) for v in result.losses) == 1
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert result.steps_spent <= result.budget_steps
     assert math.isnan(json.loads(json.dumps(result.to_dict()))["losses"][bad])
+
+
+def test_a_corrupt_batch_met_by_the_search_does_not_set_the_pick():
+    # an audit measured a pick of 3e-7 against 0.1 with one such batch among 40: the range
+    # test took its nan for the blow-up. The search now passes over it as the run does
+    data = make_data(n=32 * 40)
+    clean = autotrain(make_model(), adam, mse, list(data), 200, seed=0)
+    x, y = data[6]  # held back: 0-3; the range test reads from 4 on
+    data[6] = (torch.full_like(x, math.nan), y)
+    corrupt = autotrain(make_model(), adam, mse, data, 200, seed=0)
+    assert 0.3 * clean.lr < corrupt.lr < 3 * clean.lr
+    assert any(d.phase == "edge" and "passed over a batch" in d.message for d in corrupt.history)
 
 
 @pytest.mark.parametrize(("make", "expected"), [

@@ -65,7 +65,8 @@ class Session(Protocol):
     """What the algorithm needs from a framework adapter.
 
     ``step(lr)`` performs one training update with every group at ``lr`` times its
-    base ratio and returns the training loss (one loss-function call); ``evaluate()``
+    base ratio and returns the training loss (one loss-function call), taken before the
+    update; when that loss is not finite it makes no update; ``evaluate()``
     returns the loss on held-back batches and costs ``eval_cost`` calls; ``snapshot()``
     returns a token that ``restore(token)`` puts back exactly (weights, optimizer
     state, random generators and the position in the data). A session may also define
@@ -225,8 +226,7 @@ def _search(
 
     def counted_step(phase: str) -> Callable[[float], float]:
         def step(lr: float) -> float:
-            meter.charge(1, phase)
-            return float(session.step(lr))
+            return _step_past_bad_batches(session, meter, lr, phase, history)
         return step
 
     # 1. the stability edge
@@ -331,6 +331,37 @@ def _search(
     return edge, lr, candidates, horizon
 
 
+#: batches in a row a search step tries past one whose loss is not finite
+SEARCH_PASS_OVERS = 3
+
+
+def _step_past_bad_batches(session: Session, meter: Meter, lr: float, phase: str,
+                           history: list[Decision] | None = None) -> float:
+    """One search update at ``lr``, passing over a batch whose loss is not finite at
+    weights that are sound.
+
+    Such a loss makes no update, so the next batch meets the same weights: a finite loss
+    there says the weights are sound and the batch is corrupt (not finite at any weights),
+    and the step goes on with that batch. Without this, one corrupt batch read as the
+    range test's blow-up, or as every raced candidate's, and the pick came out orders of
+    magnitude too low. At most ``SEARCH_PASS_OVERS`` batches are tried past the first; a
+    rate that blew the weights up gives a non-finite loss on all of them.
+    """
+    meter.charge(1, phase)
+    loss = float(session.step(lr))
+    for _ in range(SEARCH_PASS_OVERS):
+        if math.isfinite(loss) or not meter.can_afford(1):
+            break
+        meter.charge(1, phase)
+        loss = float(session.step(lr))
+        if math.isfinite(loss) and history is not None:
+            history.append(Decision(
+                phase, f"passed over a batch whose loss was not finite at lr={lr:.3g}: the "
+                "next batch's loss at the same weights was finite, so the batch, not the "
+                "rate, was at fault", {"lr": lr}))
+    return loss
+
+
 def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float]) -> float:
     """Train on the compressed schedule, then score: the mean loss over the held-back
     batches and the training batches of the last quarter (taken at small rates, near the
@@ -340,8 +371,7 @@ def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[f
     tail_from = len(multipliers) - max(1, len(multipliers) // 4)
     first = math.nan
     for t, m in enumerate(multipliers):
-        meter.charge(1, "race")
-        loss = float(session.step(lr * m))
+        loss = _step_past_bad_batches(session, meter, lr * m, "race")
         if not math.isfinite(loss):
             return math.inf
         if t == 0:
@@ -423,6 +453,11 @@ def _final_run(
     left, so the run still ends on the schedule's final rate (a decayed model, not one cut
     off mid-schedule, unless the run stops: below).
 
+    A non-finite loss makes no update, so the next step's batch meets the same weights: a
+    finite loss there (and no blow-up) clears them, and the batch before is passed over at
+    once, its loss recorded as nan (up to ``SEARCH_PASS_OVERS`` in a row on trust; past
+    that, or when the next loss blows up too, the blow-up is judged from the first of them).
+
     A bad batch is told from a bad rate by the weights: the loss of step t is taken before
     update t, so a non-finite loss with no update since a checkpoint (at its very step, or
     right after batches passed over there), or a spiking one when the checkpoint was taken
@@ -451,7 +486,9 @@ def _final_run(
     checkpoints: list[tuple[int, float, Any, bool]] = [(0, clock, session.snapshot(), False)]
     origin = checkpoints[0]  # the last resort when the one checkpoint kept is in doubt
     watch = BlowUp()
-    stride = 1.0
+    # the search may have spent a few calls more than planned (passing over a corrupt
+    # batch): the schedule is then compressed onto the calls left, so the run ends decayed
+    stride = max(1.0, steps / max(1, meter.left))
     skip = getattr(session, "skip", None)
     skipped: set[int] = set()
     lowered_for: int | None = None  # the step whose blow-up caused the last step back
@@ -459,6 +496,7 @@ def _final_run(
     last_rollback: tuple[int, int] | None = None  # (step that blew up, step resumed from)
     unskippable: set[int] = set()  # steps blamed once in a session that cannot skip()
     trained: set[int] = set()  # steps whose batch trained without blowing up, on some pass
+    pending: list[int] = []  # steps in a row whose loss was not finite, the next batch to judge
     while len(lrs) < steps and clock < steps:
         rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
         if len(lrs) in skipped:
@@ -471,7 +509,21 @@ def _final_run(
             break
         meter.charge(1, "final")
         loss = float(session.step(rate))
+        if not math.isfinite(loss) and len(pending) < SEARCH_PASS_OVERS and len(lrs) + 1 < steps:
+            # no update was made on it: the next step's batch meets the same weights and
+            # says whether they are sound (a finite loss: this batch was corrupt, and it
+            # stays passed over) or not (the blow-up is handled there, from a checkpoint)
+            pending.append(len(lrs))
+            lrs.append(rate)
+            losses.append(math.nan)
+            clock += stride
+            continue
         if watch.update(loss):
+            if pending:
+                # no finite loss came after the batches passed over on trust: the blow-up is
+                # judged from the first of them, as if they had not been passed over (every
+                # way on below replays from a checkpoint before them)
+                del lrs[pending[0]:], losses[pending[0]:]
             failed_at = len(lrs)
             latest, _, _, vouched = checkpoints[-1]
             nonfinite = watch.reason == "nonfinite"
@@ -482,7 +534,7 @@ def _final_run(
                 nonfinite or (vouched and watch.reason == "spike"))
             # no update since the latest checkpoint (every step since was passed over):
             # the loss is the checkpoint's weights' on this batch, and no rate played a part
-            untouched = all(t in skipped for t in range(latest, failed_at))
+            untouched = all(t in skipped or t in pending for t in range(latest, failed_at))
             on_its_weights = blamable and untouched
             # a nan or inf on weights that gave finite losses is the data's, however many
             # batches in a row; a spike is judged against a reference that can be off, so
@@ -548,6 +600,7 @@ def _final_run(
             back, clock, token, _ = checkpoints[-1]
             session.restore(token)
             del lrs[back:], losses[back:]
+            pending = []
             stride = max(stride, (steps - clock) / max(1, meter.left))
             # back before the blow-up test had its reference (the start of the run), that
             # reference, taken from losses the rollback undid, is rebuilt
@@ -562,6 +615,12 @@ def _final_run(
                  "skipped": sorted(skipped)},
             ))
             continue
+        if pending:
+            history.append(Decision(
+                "final", f"passed over the batch of step {', '.join(map(str, pending))}: its "
+                f"loss was not finite, and the next batch's at the same weights ({loss:.4g}) "
+                "was, so the batch, not the rate, was at fault", {"passed_over": pending}))
+            pending = []
         trained.add(len(lrs))
         lrs.append(rate)
         losses.append(loss)
