@@ -108,3 +108,38 @@ def test_callback_state_resumes_the_monitor_window():
     resumed.load_state_dict(saved)
     fit(module, resumed, steps=5)  # the same (trained) module, as a checkpoint restores it
     assert resumed.guard.monitor.step == 35 and resumed.events == []
+    assert resumed.guard.steps == 35
+
+
+class Recording(Tiny):
+    def __init__(self, inf_grad_steps=()):
+        super().__init__()
+        self.inf_grad_steps = set(inf_grad_steps)
+        self.losses = []
+
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        self.losses.append(float(loss.detach()))
+        return loss
+
+    def on_after_backward(self):
+        if self.global_step in self.inf_grad_steps:
+            self.net.weight.grad.fill_(math.inf)
+
+
+def test_gradient_accumulation_feeds_the_monitor_the_mean_loss_of_the_micro_batches():
+    module = Recording()
+    callback = LrkitGuard(snapshot_every=5)
+    fit(module, callback, steps=3, accumulate_grad_batches=4)
+    means = [sum(module.losses[i:i + 4]) / 4 for i in range(0, 12, 4)]
+    assert callback.guard.monitor.state_dict()["losses"] == pytest.approx(means)
+
+
+def test_amp_overflow_is_left_to_the_grad_scaler():
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    module = Recording(inf_grad_steps=(20, 21, 22))
+    callback = LrkitGuard(snapshot_every=5)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    fit(module, callback, steps=40, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)])
+    assert callback.events == [] and scaler.get_scale() == 128.0

@@ -330,3 +330,116 @@ def test_backoff_keeps_group_ratios_and_tensor_rates_in_place():
     assert optimizer.param_groups[0]["lr"] is rate  # the same tensor (torch.compile guards on it)
     assert float(rate) == pytest.approx(0.025)
     assert optimizer.param_groups[1]["lr"] == pytest.approx(0.0025)
+
+
+def test_bad_scheduler_and_scaler_are_refused_with_the_argument_named():
+    model, optimizer = make()
+    with pytest.raises(TypeError, match="`scheduler` must be"):
+        Guard(model, optimizer, "cosine(100)")
+    with pytest.raises(TypeError, match="`scaler` must be"):
+        Guard(model, optimizer, scaler="amp")
+    _, other = make()
+    with pytest.raises(ValueError, match="`scheduler` must drive `optimizer`"):
+        Guard(model, optimizer, torch.optim.lr_scheduler.LambdaLR(other, lambda t: 1.0))
+
+
+def test_numpy_scalar_losses_are_accepted():
+    import numpy as np
+
+    model, optimizer = make()
+    guard = Guard(model, optimizer)
+    assert guard.step(np.float32(0.5)).ok and guard.step(np.float64(0.5)).ok
+
+
+def test_a_disabled_grad_scaler_does_not_let_a_nan_gradient_through():
+    model, optimizer = make()
+    scaler = torch.amp.GradScaler("cpu", enabled=False)  # GradScaler(enabled=use_amp)
+    guard = Guard(model, optimizer, scaler=scaler, check_grads=True)
+    for _ in range(3):
+        backward_step(guard, model, optimizer)
+    before = params(model)
+    backward_step(guard, model, optimizer, nan_grad=True)
+    assert same(params(model), before)
+    assert [(e["event"], e["cause"]) for e in guard.events] == [("skip", "non_finite_grad")]
+
+
+def test_lbfgs_steps_through_its_closure_like_a_plain_loop():
+    def run(guarded):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+        optimizer = torch.optim.LBFGS(model.parameters(), lr=0.5, max_iter=4)
+        guard = Guard(model, optimizer) if guarded else None
+
+        def closure():
+            optimizer.zero_grad()
+            loss = loss_of(model)
+            loss.backward()
+            return loss
+
+        for _ in range(5):
+            if guard is None:
+                optimizer.step(closure)
+            else:
+                guard.step(closure(), closure=closure)
+        return params(model)
+
+    assert same(run(True), run(False))
+
+
+_SCHEDULERS = {
+    "one_cycle": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.05, total_steps=60),
+    "cyclic": lambda o: torch.optim.lr_scheduler.CyclicLR(o, 0.01, 0.05, step_size_up=10),
+    "sequential": lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+        torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, 5),
+        torch.optim.lr_scheduler.CosineAnnealingLR(o, 20)], milestones=[5]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SCHEDULERS))
+def test_backoff_halves_every_later_rate_of_any_torch_scheduler(name):
+    model, optimizer = make()
+    reference = _SCHEDULERS[name](optimizer)
+    expected = []
+    for _ in range(60):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        reference.step()
+    model, optimizer = make()
+    guard = Guard(model, optimizer, _SCHEDULERS[name](optimizer), snapshot_every=5, forgive_after=0)
+    rates = []
+    for t in range(60):
+        rates.append(optimizer.param_groups[0]["lr"])
+        backward_step(guard, model, optimizer, scale=math.nan if t in (20, 21) else 1.0)
+    assert [e["event"] for e in guard.events] == ["skip", "rollback"]
+    assert rates[:22] == expected[:22]
+    assert rates[22:] == pytest.approx([0.5 * lr for lr in expected[22:]], rel=1e-9, abs=1e-12)
+
+
+def test_a_resumed_guard_decides_exactly_like_the_uninterrupted_one():
+    import io
+
+    faults = {12: 1e6, 13: 1e6, 26: 1e6, 27: 1e6}
+
+    def run(resume_at=None):
+        model, optimizer = make()
+        guard = Guard(model, optimizer, snapshot_every=5)
+        for t in range(40):
+            if t == resume_at:  # model and optimizer stay as a checkpoint restores them
+                buffer = io.BytesIO()
+                torch.save(guard.state_dict(), buffer)
+                buffer.seek(0)
+                guard = Guard(model, optimizer, snapshot_every=5)
+                guard.load_state_dict(torch.load(buffer, weights_only=True))
+            backward_step(guard, model, optimizer, scale=faults.get(t, 1.0))
+        return guard, params(model)
+
+    guard, final = run()
+    resumed, resumed_final = run(resume_at=20)
+    assert [(e["event"], e["step"], e.get("backoff")) for e in guard.events] == [
+        ("skip", 12, None), ("rollback", 13, 1.0), ("skip", 26, None), ("rollback", 27, 0.5)]
+    untimed = lambda events: [{k: v for k, v in e.items() if k != "time"} for e in events]  # noqa: E731
+    assert untimed(resumed.events) == untimed(guard.events)
+    assert resumed.steps == 40 and resumed.rollbacks == 2
+    assert same(resumed_final, final)
+    with pytest.raises(ValueError, match="`state_dict` must come from Guard.state_dict"):
+        resumed.load_state_dict({"scale": 1.0})

@@ -376,3 +376,26 @@ def test_a_plain_callable_may_return_numpy_or_torch_scalars() -> None:
     fresh = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     ScheduleLR(fresh, lambda t: torch.tensor(0.5))
     assert float(fresh.param_groups[0]["lr"]) == pytest.approx(0.05)
+
+
+def test_a_numpy_multiplier_leaves_python_float_rates_that_load_with_weights_only() -> None:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = ScheduleLR(opt, lambda t: np.float64(0.5) ** t)
+    opt.step()
+    sched.step()
+    assert type(opt.param_groups[0]["lr"]) is float and sched.get_last_lr() == [0.05]
+    buffer = io.BytesIO()
+    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, buffer)
+    buffer.seek(0)
+    torch.load(buffer, weights_only=True)
+
+
+def test_after_a_torch_warmup_in_sequential_lr_it_starts_from_the_base_rate_like_torch() -> None:
+    def sequential(then: Callable[[torch.optim.Optimizer], object]) -> Callable:
+        return lambda opt: tls.SequentialLR(
+            opt, [tls.LinearLR(opt, 0.1, 1.0, 5), then(opt)], milestones=[5])
+
+    torch_rates, torch_params = _drive(sequential(lambda o: tls.CosineAnnealingLR(o, 20)), 25)
+    rates, final = _drive(sequential(lambda o: ScheduleLR(o, S.cosine(20))), 25)
+    np.testing.assert_allclose(rates, torch_rates, rtol=1e-6, atol=1e-12)
+    torch.testing.assert_close(final, torch_params)

@@ -8,7 +8,8 @@ schedulers itself):
 
 * before the step (``on_before_optimizer_step``, gradients already unscaled under AMP): a
   non-finite gradient norm makes it withhold the update (the gradients are set to None,
-  which torch optimizers skip), agreed across ranks;
+  which torch optimizers skip), agreed across ranks; under ``16-mixed`` precision it is
+  the GradScaler's overflow, its normal business, not a divergence;
 * after the step (``on_train_batch_end``): the loss (the mean over accumulated
   micro-batches) goes to the Guard's :class:`lrkit.Monitor`; on divergence the last good
   snapshot of the LightningModule and optimizer is restored and the rate backed off
@@ -76,9 +77,7 @@ class LrkitGuard(_lightning.pytorch.Callback):
             **self.guard_kwargs,
         )
         if self._resumed:  # resuming from a checkpoint: carry on with the saved window
-            self.guard.monitor.load_state_dict(self._resumed["monitor"])
-            self.guard._scale = float(self._resumed["scale"])
-            self.guard.events.extend(self._resumed["events"])
+            self.guard.load_state_dict(self._resumed)
             self._resumed = None
 
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
@@ -94,9 +93,9 @@ class LrkitGuard(_lightning.pytorch.Callback):
         if bad:
             for p in params:
                 p.grad = None  # torch optimizers leave parameters without gradient alone
-            if math.isfinite(norm):
-                norm = math.nan  # another rank's gradient was non-finite
-            self._grad_norm = norm
+            scaler = getattr(trainer.precision_plugin, "scaler", None)
+            # an AMP overflow: the GradScaler skips the step and lowers its scale
+            self._grad_norm = None if scaler is not None and scaler.is_enabled() else math.nan
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -105,7 +104,10 @@ class LrkitGuard(_lightning.pytorch.Callback):
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        self._losses.append(float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss))
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        if pl_module.automatic_optimization:  # Lightning divides it for the backward pass
+            value *= trainer.accumulate_grad_batches
+        self._losses.append(value)
         if not self._stepped:
             return  # gradient accumulation: the optimizer has not stepped yet
         mean = sum(self._losses) / len(self._losses)
@@ -121,8 +123,7 @@ class LrkitGuard(_lightning.pytorch.Callback):
     def state_dict(self) -> dict[str, Any]:
         if self.guard is None:
             return {}
-        return {"monitor": self.guard.monitor.state_dict(), "scale": self.guard.scale,
-                "events": list(self.guard.events)}
+        return self.guard.state_dict()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # the rate's backoff itself lives in the scheduler's (or optimizer's) own state,

@@ -54,6 +54,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 import os
 import time
 from collections.abc import Iterable
@@ -76,6 +77,8 @@ __all__ = ["Guard"]
 # decisions, ordered so that the most cautious one wins an all_reduce(MAX) across ranks
 _OK, _HOLD, _SKIP, _ROLLBACK = 0, 1, 2, 3
 _NON_FINITE = ("non_finite_loss", "non_finite_grad", "non_finite_update")
+# the rates torch schedulers keep in the parameter groups (OneCycleLR reads all of them)
+_GROUP_RATES = ("lr", "initial_lr", "max_lr", "min_lr")
 
 
 class Guard:
@@ -85,11 +88,12 @@ class Guard:
         model: the module being trained (under DDP, the wrapped module or the DDP wrapper).
         optimizer: its optimizer.
         scheduler: an optional ``lrkit.torch.ScheduleLR`` (its ``scale`` takes the
-            backoff) or any torch ``LRScheduler`` (its ``base_lrs`` take it); stepped by
+            backoff) or any torch ``LRScheduler`` (the rates it computes from take it:
+            ``base_lrs``, OneCycleLR's and CyclicLR's peaks, a SequentialLR's parts); stepped by
             :meth:`step`. A ``ReduceLROnPlateau`` is not stepped (call its
             ``step(metric)`` yourself); the backoff goes to the groups it reads.
         scaler: an optional ``torch.amp.GradScaler``; its skipped steps are AMP's normal
-            business, not divergence.
+            business, not divergence (a disabled scaler changes nothing).
         monitor: the :class:`lrkit.Monitor` to use (a default one when None).
         snapshot_every: healthy steps between snapshots.
         keep: snapshots kept (the newest may already be touched by a divergence that was
@@ -142,6 +146,22 @@ class Guard:
             raise TypeError(
                 f"`optimizer` must be a torch.optim.Optimizer, but got optimizer={optimizer!r}"
             )
+        if scheduler is not None:
+            if not all(callable(getattr(scheduler, name, None))
+                       for name in ("step", "state_dict", "load_state_dict")):
+                raise TypeError(
+                    f"`scheduler` must be a torch LRScheduler, ReduceLROnPlateau or "
+                    f"lrkit.torch.ScheduleLR, but got scheduler={scheduler!r}"
+                )
+            if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+                raise ValueError(
+                    f"`scheduler` must drive `optimizer`, but got scheduler={scheduler!r} "
+                    f"built on another optimizer"
+                )
+        if scaler is not None and not all(
+                callable(getattr(scaler, name, None))
+                for name in ("scale", "unscale_", "step", "update", "is_enabled", "state_dict")):
+            raise TypeError(f"`scaler` must be a torch.amp.GradScaler, but got scaler={scaler!r}")
         if monitor is not None and not isinstance(monitor, Monitor):
             raise TypeError(f"`monitor` must be an lrkit.Monitor or None, but got monitor={monitor!r}")
         self.model = model
@@ -152,6 +172,7 @@ class Guard:
         self._steps_scheduler = scheduler is not None and not isinstance(
             scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
         self.scaler = scaler
+        self._amp = scaler is not None and scaler.is_enabled()
         self.monitor = monitor if monitor is not None else Monitor()
         self.snapshot_every = check_int("snapshot_every", snapshot_every, minimum=1)
         self.keep = check_int("keep", keep, minimum=1)
@@ -213,12 +234,13 @@ class Guard:
         """Rollbacks performed so far."""
         return self._rollbacks
 
-    def step(self, loss: Any) -> Verdict:
+    def step(self, loss: Any, *, closure: Any = None) -> Verdict:
         """Check this step, then step the optimizer (and scheduler) or recover.
 
         Call it where you would call ``optimizer.step()`` (after ``loss.backward()``); with
         gradient accumulation call it once per optimizer step with the mean loss of the
-        micro-batches. Returns the monitor's verdict of the step.
+        micro-batches. An optimizer that needs a closure (LBFGS) gets ``closure``:
+        ``guard.step(closure(), closure=closure)``. Returns the monitor's verdict of the step.
         """
         value = _to_float(loss)
         if self.scaler is not None and (self.clip_grad_norm is not None or self.check_grads):
@@ -229,7 +251,7 @@ class Guard:
         elif self.check_grads:
             grad_norm = _grad_norm(self._params)
         amp_overflow = (
-            self.scaler is not None and grad_norm is not None and not math.isfinite(grad_norm)
+            self._amp and grad_norm is not None and not math.isfinite(grad_norm)
             and math.isfinite(value)
         )
         if amp_overflow:  # the GradScaler skips this update and lowers its scale
@@ -253,6 +275,8 @@ class Guard:
                 self.scaler.update()
                 if self.scaler.get_scale() < scale_before:
                     logger.debug("step %d: GradScaler skipped the update (overflow)", self._step)
+            elif closure is not None:
+                self.optimizer.step(closure)
             else:
                 self.optimizer.step()
             if self._steps_scheduler:
@@ -306,6 +330,36 @@ class Guard:
         self._since_snapshot = 0
         self._event("snapshot", None, level=logging.DEBUG, log_file=False)
         return snap
+
+    def state_dict(self) -> dict[str, Any]:
+        """The guard's own state for a checkpoint, plain Python values (loadable with
+        ``torch.load(..., weights_only=True)``): the step, the backoff, the rollback history,
+        the monitor's window and the events. The snapshots are not part of it."""
+        return {"step": self._step, "scale": self._scale, "rollbacks": self._rollbacks,
+                "retries": self._retries, "skips": self._skips,
+                "since_snapshot": self._since_snapshot,
+                "last_rollback_step": self._last_rollback_step,
+                "monitor": self.monitor.state_dict(), "events": list(self.events)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Carry on from :meth:`state_dict`, after model, optimizer and scheduler were
+        restored (the snapshots keep their cadence; a rollback before the next one goes
+        back to the state resumed from)."""
+        if not isinstance(state_dict, dict) or not {"monitor", "scale"} <= state_dict.keys():
+            raise ValueError(
+                f"`state_dict` must come from Guard.state_dict(), but got state_dict={state_dict!r}"
+            )
+        self.monitor.load_state_dict(state_dict["monitor"])
+        self._step = int(state_dict.get("step", 0))
+        self._scale = float(state_dict["scale"])
+        self._rollbacks = int(state_dict.get("rollbacks", 0))
+        self._retries = int(state_dict.get("retries", 0))
+        self._skips = int(state_dict.get("skips", 0))
+        self._last_rollback_step = state_dict.get("last_rollback_step")
+        self.events = list(state_dict.get("events", []))
+        self._snapshots.clear()
+        self.snapshot()
+        self._since_snapshot = int(state_dict.get("since_snapshot", 0))
 
     def close(self) -> None:
         """Close the event log."""
@@ -368,7 +422,8 @@ class Guard:
             if dropped.path is not None and dropped.path.exists():
                 dropped.path.unlink()
         snap = self._snapshots[-1]
-        current = [float(group["lr"]) for group in self.optimizer.param_groups]
+        current = [{key: float(group[key]) for key in _GROUP_RATES if key in group}
+                   for group in self.optimizer.param_groups]
         snap.restore(self.model, self.optimizer, None, self.scaler, rng=self.restore_rng)
         payload_extra = snap.extra
         self.monitor.load_state_dict(payload_extra["monitor"])
@@ -389,7 +444,7 @@ class Guard:
             restored_step=payload_extra["step"], retry=self._retries, backoff=factor,
         )
 
-    def _apply_backoff(self, current_lrs: list[float], factor: float) -> None:
+    def _apply_backoff(self, current: list[dict[str, Any]], factor: float) -> None:
         """Scale the rate for the rest of the run, keeping the schedule's shape and clock.
         The restored optimizer holds the snapshot's rates; put back the current ones."""
         self._scale *= factor
@@ -397,14 +452,13 @@ class Guard:
         if scheduler is not None and _has_settable_scale(scheduler):
             scheduler.scale = scheduler.scale * factor  # re-applies the current step
             return
-        set_lrs(self.optimizer, [lr * factor for lr in current_lrs])
-        if scheduler is not None and hasattr(scheduler, "base_lrs"):
-            scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
-            for group, base in zip(self.optimizer.param_groups, scheduler.base_lrs, strict=False):
-                if "initial_lr" in group:
-                    group["initial_lr"] = base
-            if hasattr(scheduler, "_last_lr"):
-                scheduler._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
+        if scheduler is not None:
+            _scale_scheduler(scheduler, factor)
+        for group, rates in zip(self.optimizer.param_groups, current, strict=True):
+            group.update({key: rate * factor for key, rate in rates.items() if key != "lr"})
+        set_lrs(self.optimizer, [rates["lr"] * factor for rates in current])
+        if hasattr(scheduler, "_last_lr"):
+            scheduler._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     # ------------------------------------------------------------------ events
     def _lr(self) -> float:
@@ -441,7 +495,7 @@ def _to_float(loss: Any) -> float:
         if loss.numel() != 1:
             raise TypeError(f"`loss` must be a scalar, but got loss of shape {tuple(loss.shape)}")
         return float(loss.detach())
-    if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+    if isinstance(loss, numbers.Real) and not isinstance(loss, bool):
         return float(loss)
     raise TypeError(f"`loss` must be a scalar tensor or a float, but got loss={loss!r}")
 
@@ -456,6 +510,19 @@ def _grad_norm(params: Iterable[torch.nn.Parameter]) -> float:
     except RuntimeError:  # gradients on several devices
         stacked = torch.stack([n.to(norms[0].device) for n in norms])
     return float(torch.linalg.vector_norm(stacked))
+
+
+def _scale_scheduler(scheduler: Any, factor: float) -> None:
+    """Multiply the rates a torch scheduler (and those it chains) computes the next ones from:
+    ``base_lrs``, CyclicLR's ``max_lrs``, a chained ``ScheduleLR``'s ``scale``."""
+    for child in getattr(scheduler, "_schedulers", ()):
+        _scale_scheduler(child, factor)
+    if _has_settable_scale(scheduler):
+        scheduler.scale = scheduler.scale * factor
+        return
+    for name in ("base_lrs", "max_lrs"):
+        if hasattr(scheduler, name):
+            setattr(scheduler, name, [lr * factor for lr in getattr(scheduler, name)])
 
 
 def _has_settable_scale(scheduler: Any) -> bool:

@@ -3,9 +3,11 @@
 ``lr_group = base_lr_group * scale * plateau.scale * schedule(step)``
 
 Unlike torch's chainable schedulers it never reads ``param_group["lr"]`` back (the base
-rates are read once, at construction), has no recursion, writes no ``initial_lr`` into the
-optimizer, and its whole state is the step (plus the schedule's text, the scale, the base
-rates and the plateau's counters), so a resumed run gets bit-identical rates.
+rates are read once, at construction: each group's ``initial_lr`` when a torch scheduler
+built before it stored one, as torch's schedulers do, else its ``lr``), has no recursion,
+writes no ``initial_lr`` into the optimizer, and its whole state is the step (plus the
+schedule's text, the scale, the base rates and the plateau's counters), so a resumed run
+gets bit-identical rates.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ class ScheduleLR(LRScheduler):
 
     Args:
         optimizer: any ``torch.optim.Optimizer``; each group's current ``lr`` is read once
-            as its base rate (float or tensor; a tensor rate is then updated in place).
+            as its base rate (float or tensor; a tensor rate is then updated in place), or
+            its ``initial_lr`` where a torch scheduler built before (a warmup in a
+            ``SequentialLR``) has stored one, as torch's own schedulers do.
         schedule: a :class:`~lrkit.schedules.Schedule`, its text (``"warmup(100,
             cosine(10000))"``), or a list of those with one entry per parameter group. A plain
             callable ``step -> multiplier`` also works but cannot be checked on resume.
@@ -70,7 +74,10 @@ class ScheduleLR(LRScheduler):
         # LRScheduler.__init__ is deliberately not called: it would step once, store
         # initial_lr in the param groups and wrap optimizer.step.
         self.optimizer = optimizer
-        self.base_lrs = _check_base_lrs(read_base_lrs(optimizer))
+        lrs = read_base_lrs(optimizer)
+        self.base_lrs = _check_base_lrs([float(group.get("initial_lr", lr))
+                                         for group, lr in zip(optimizer.param_groups, lrs,
+                                                              strict=True)])
         self.schedules, self._shared = _resolve(schedule, len(optimizer.param_groups))
         self._fns = [s._scalar if isinstance(s, Schedule) else s for s in self.schedules]
         if plateau is not None and not isinstance(plateau, ReduceOnPlateau):
@@ -101,7 +108,7 @@ class ScheduleLR(LRScheduler):
             multipliers = [fn(t) for fn in self._fns]
         last = []
         for group, base, multiplier in zip(groups, self.base_lrs, multipliers, strict=True):
-            lr = base * factor * multiplier
+            lr = float(base * factor * multiplier)
             current = group["lr"]
             if isinstance(current, torch.Tensor):
                 current.fill_(lr)
@@ -124,8 +131,8 @@ class ScheduleLR(LRScheduler):
     def get_lr(self) -> list[float]:
         """The rates of the current step, one per group (computed, never read back)."""
         factor = self._scale if self.plateau is None else self._scale * self.plateau.scale
-        return [base * factor * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self._fns,
-                                                                        strict=True)]
+        return [float(base * factor * fn(self.last_epoch))
+                for base, fn in zip(self.base_lrs, self._fns, strict=True)]
 
     def get_last_lr(self) -> list[float]:
         """The rates last written to the optimizer, one per group."""
