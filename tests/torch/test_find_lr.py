@@ -418,3 +418,112 @@ def test_a_one_pass_val_data_is_refused_up_front():
     with pytest.raises(TypeError, match="`val_data` must be re-iterable"):
         find_lr(model, optimizer, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), data,
                 num=10, val_data=(b for b in data), progress=False)
+
+
+def test_an_optimizer_that_needs_a_closure_lbfgs():
+    # LBFGS.step(closure) re-evaluates the loss: find_lr hands it a closure on the same batch
+    model, _, data = setup()
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=1e-3, max_iter=2)
+    before = state_of(model, optimizer)
+    calls = []
+
+    def counting(model, batch):
+        calls.append(1)
+        return mse(model, batch)
+
+    result = find_lr(model, optimizer, counting, data, num=12, start=1e-4, end=1e-1)
+    assert result.steps == 12 and len(calls) >= 12
+    assert np.isfinite(result.losses).all()
+    assert_same(before, state_of(model, optimizer))
+
+
+def test_a_closure_optimizer_with_an_enabled_grad_scaler_is_refused_up_front():
+    model, _, data = setup()
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=1e-3)
+    with pytest.raises(ValueError, match="closure"):
+        find_lr(model, optimizer, mse, data, num=12, scaler=torch.amp.GradScaler("cpu"))
+
+
+def test_a_snapshot_directory_keeps_the_users_files(tmp_path):
+    # the snapshot file must not take (and then delete) a name that is already there, such
+    # as another run's snapshot in the same directory
+    model, optimizer, data = setup()
+    mine = tmp_path / "lrkit-find-snapshot.pt"
+    mine.write_text("someone else's snapshot")
+    find_lr(model, optimizer, mse, data, num=12, snapshot_dir=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [mine.name]
+    assert mine.read_text() == "someone else's snapshot"
+
+
+def test_state_is_restored_when_the_data_cannot_even_be_iterated(tmp_path):
+    class Broken:
+        def __iter__(self):
+            torch.rand(3)  # e.g. a sampler's seed drawn before opening the files fails
+            raise RuntimeError("cannot open the dataset")
+
+    model, optimizer, _ = setup()
+    before = state_of(model, optimizer)
+    with pytest.raises(RuntimeError, match="cannot open"):
+        find_lr(model, optimizer, mse, Broken(), num=12, snapshot_dir=tmp_path)
+    assert_same(before, state_of(model, optimizer))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parameters_the_optimizer_holds_outside_the_model_are_restored():
+    # e.g. a learnable temperature or a margin-loss head that lives in loss_fn
+    model, optimizer, data = setup()
+    temperature = torch.nn.Parameter(torch.tensor([1.5]))
+    optimizer.add_param_group({"params": [temperature], "lr": 1e-3})
+    (temperature * 2).sum().backward()
+    value, grad = temperature.detach().clone(), temperature.grad.clone()
+    before = state_of(model, optimizer)
+    find_lr(model, optimizer, lambda m, b: mse(m, b) * temperature.sum(), data, num=20,
+            start=1e-4, end=1.0)
+    assert torch.equal(temperature.detach(), value)
+    assert torch.equal(temperature.grad, grad)
+    assert_same(before, state_of(model, optimizer))
+
+
+class _MixedPrecisionSGD(torch.optim.Optimizer):
+    """Momentum kept in float32 for bfloat16 parameters, and an int64 step counter."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                if not state:
+                    state["momentum"] = torch.zeros_like(p, dtype=torch.float32)
+                    state["count"] = torch.zeros((), dtype=torch.int64)
+                state["momentum"].mul_(0.9).add_(p.grad.float())
+                state["count"] += 1
+                p.add_(state["momentum"].to(p.dtype), alpha=-group["lr"])
+
+
+@pytest.mark.parametrize("snapshot_dir", [False, True])
+def test_optimizer_state_keeps_its_dtypes(tmp_path, snapshot_dir):
+    # Optimizer.load_state_dict casts floating state to the parameter's dtype (an int64
+    # counter of a bfloat16 parameter comes back as bfloat16): the restore must not
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1).to(torch.bfloat16)
+    optimizer = _MixedPrecisionSGD(model.parameters(), lr=1e-3)
+    data = [(x.bfloat16(), x.sum(1, keepdim=True).bfloat16()) for x in torch.randn(3, 8, 4)]
+
+    def loss_fn(model, batch):
+        return torch.nn.functional.mse_loss(model(batch[0]).float(), batch[1].float())
+
+    loss_fn(model, data[0]).backward()
+    optimizer.step()
+    before = state_of(model, optimizer)
+    live = optimizer.state[model.weight]["momentum"]
+    find_lr(model, optimizer, loss_fn, data, num=12, start=1e-4, end=1e-2,
+            snapshot_dir=tmp_path if snapshot_dir else None)
+    after = state_of(model, optimizer)
+    for index, entries in before["optimizer"]["state"].items():
+        for name, value in entries.items():
+            assert after["optimizer"]["state"][index][name].dtype == value.dtype, name
+    assert_same(before, after)
+    assert optimizer.state[model.weight]["momentum"] is live  # restored in place

@@ -11,7 +11,8 @@ does not need twice its memory there.
 The sweep trains in train mode (``model.train()``, as a training loop would); each
 module's own mode comes back afterwards. With several parameter groups the sweep rate is
 the first group's rate; the other groups keep their ratio to it, and so does the
-suggestion.
+suggestion. An optimizer whose ``step`` needs a closure (LBFGS) gets one over the same
+batches.
 
 >>> import torch, lrkit.torch
 >>> torch.manual_seed(0)                                     # doctest: +ELLIPSIS
@@ -32,9 +33,11 @@ suggestion.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import math
 import os
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -95,7 +98,8 @@ def find_lr(
         autocast_dtype: run ``loss_fn`` under ``torch.autocast`` with this dtype.
         device: where batches go (tensors, and tensors in tuples, lists and dicts); default
             the device of the model's first parameter.
-        snapshot_dir: keep the snapshot in a file in this directory instead of CPU memory.
+        snapshot_dir: keep the snapshot in a file (uniquely named, removed afterwards) in
+            this directory instead of CPU memory.
 
     Returns:
         The :class:`lrkit.RangeTestResult`; rates are the first parameter group's.
@@ -120,29 +124,40 @@ def find_lr(
             f"`optimizer` first group's lr must be > 0 to set the groups' ratios, but got lr={base_lrs[0]!r}"
         )
     ratios = [lr / base_lrs[0] for lr in base_lrs]
+    if _needs_closure(optimizer) and scaler is not None and scaler.is_enabled():
+        raise ValueError(f"`optimizer` {type(optimizer).__name__} steps with a closure, which a "
+                         "GradScaler cannot drive; pass scaler=None")
     if device is None:
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
     device = torch.device(device)
 
+    # a unique name: another run's snapshot (or a user's file) in the directory is left alone
     snapshot = Snapshot.take(model, optimizer, scaler=scaler, directory=snapshot_dir,
-                             name="lrkit-find-snapshot.pt")
+                             name=f"lrkit-find-snapshot-{uuid.uuid4().hex}.pt")
     modes = {name: module.training for name, module in model.named_modules()}
-    grads = {name: (None if p.grad is None else p.grad.detach().to("cpu", copy=True))
-             for name, p in model.named_parameters()}
-    batches = Cycle(data, advice="pass a list or lower `num`")
-    trainer = _Stepper(model, optimizer, loss_fn, batches, ratios, accumulation_steps, scaler,
-                       max_grad_norm, val_data, autocast_dtype, device)
+    # the optimizer may also train parameters outside the model (a temperature, a loss head)
+    in_model = {id(p) for p in model.parameters()}
+    outside = list({id(p): p for group in optimizer.param_groups for p in group["params"]
+                    if id(p) not in in_model}.values())
+    outside_values = [p.detach().to("cpu", copy=True) for p in outside]
+    params = [*model.parameters(), *outside]
+    grads = [None if p.grad is None else p.grad.detach().to("cpu", copy=True) for p in params]
     try:
+        batches = Cycle(data, advice="pass a list or lower `num`")
+        trainer = _Stepper(model, optimizer, loss_fn, batches, ratios, accumulation_steps, scaler,
+                           max_grad_norm, val_data, autocast_dtype, device)
         return range_test(trainer, start=start, end=end, num=num, beta=beta, threshold=threshold,
                           stop_on_divergence=stop_on_divergence, progress=progress)
     finally:
         snapshot.restore(model, optimizer, scaler=scaler)
         for name, module in model.named_modules():
             module.training = modes[name]
-        for name, p in model.named_parameters():
-            saved = grads[name]
-            p.grad = None if saved is None else saved.to(p.device)
+        with torch.no_grad():
+            for p, value in zip(outside, outside_values, strict=True):
+                p.copy_(value)
+        for p, grad in zip(params, grads, strict=True):
+            p.grad = None if grad is None else grad.to(p.device)
         if snapshot.path is not None:
             with contextlib.suppress(OSError):
                 snapshot.path.unlink()
@@ -158,6 +173,15 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, dict):
         return {key: _to_device(value, device) for key, value in batch.items()}
     return batch
+
+
+def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """True for an optimizer whose ``step`` requires a closure (LBFGS)."""
+    try:
+        closure = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):
+        return False
+    return closure is not None and closure.default is inspect.Parameter.empty
 
 
 def _check_loss(loss: Any) -> torch.Tensor:
@@ -193,6 +217,7 @@ class _Stepper:
         self.autocast_dtype = autocast_dtype
         self.device = device
         self.skipped = 0
+        self.needs_closure = _needs_closure(optimizer)
 
     def _autocast(self) -> Any:
         if self.autocast_dtype is None:
@@ -212,37 +237,61 @@ class _Stepper:
         logger.info("find_lr: the GradScaler skipped %d steps in a row at lr=%.3g", MAX_SKIPPED_STEPS, lr)
         return math.nan
 
-    def _one_step(self) -> float | None:
-        """One optimizer step; the mean micro-batch loss, or None when the scaler skipped it."""
+    def _forward_backward(self, batches: Iterable[Any]) -> float:
+        """Fresh gradients of the micro-batches; their mean loss."""
         self.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=self.device, dtype=torch.float64)
-        for _ in range(self.accumulation_steps):
-            batch = _to_device(next(self.batches), self.device)
+        for batch in batches:
             with self._autocast():
-                loss = _check_loss(self.loss_fn(self.model, batch))
+                loss = _check_loss(self.loss_fn(self.model, _to_device(batch, self.device)))
             total = total + loss.detach().to(total.dtype)
             scaled = loss / self.accumulation_steps
             if self.scaler is not None:
                 scaled = self.scaler.scale(scaled)
             scaled.backward()
-        mean = float(total) / self.accumulation_steps
+        return float(total) / self.accumulation_steps
+
+    def _clip(self) -> None:
+        if self.max_grad_norm is not None:
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+
+    def _one_step(self) -> float | None:
+        """One optimizer step; the mean micro-batch loss, or None when the scaler skipped it."""
+        if self.needs_closure:
+            return self._closure_step()
+        mean = self._forward_backward(next(self.batches) for _ in range(self.accumulation_steps))
         if not math.isfinite(mean):
             return mean
-        params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if self.scaler is None:
-            if self.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            self._clip()
             self.optimizer.step()
             return mean
         if self.max_grad_norm is not None:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            self._clip()
         scale_before = float(self.scaler.get_scale())
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if float(self.scaler.get_scale()) < scale_before:
             return None
         return mean
+
+    def _closure_step(self) -> float:
+        """A step of an optimizer that evaluates the loss itself, maybe several times (LBFGS):
+        every evaluation sees the same batches; the loss recorded is the first, before the
+        update."""
+        batches = [next(self.batches) for _ in range(self.accumulation_steps)]
+        losses: list[float] = []
+
+        def closure() -> torch.Tensor:
+            losses.append(self._forward_backward(batches))
+            if math.isfinite(losses[-1]):
+                self._clip()
+            return torch.tensor(losses[-1])
+
+        self.optimizer.step(closure)
+        return losses[0]
 
     @torch.no_grad()
     def _validation_loss(self) -> float:

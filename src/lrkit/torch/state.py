@@ -210,15 +210,41 @@ def _restore_buffers(model: torch.nn.Module, saved: dict[str, torch.Tensor]) -> 
 
 
 def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-    # load_state_dict replaces group["lr"]; a tensor rate must stay the same object
-    # (torch.compile guards on it), so copy the stored value into the live tensor.
+    # load_state_dict casts every stored tensor of a floating-point parameter to that
+    # parameter's dtype and device (float32 momentum of a bfloat16 parameter, even an int64
+    # counter, comes back bfloat16) and replaces the live tensors, which torch.compile and
+    # CUDA graphs hold on to (a tensor rate too): copy the stored values into the live
+    # tensors instead, and give a tensor that has no live one its stored dtype back.
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    live = [dict(optimizer.state.get(p, {})) for p in params]
     live_lrs = [group["lr"] for group in optimizer.param_groups]
     optimizer.load_state_dict(copy.deepcopy(state))
-    for group, live in zip(optimizer.param_groups, live_lrs, strict=True):
-        if isinstance(live, torch.Tensor):
-            stored = group["lr"]
-            live.copy_(stored if isinstance(stored, torch.Tensor) else torch.tensor(stored))
-            group["lr"] = live
+    with torch.no_grad():
+        for p, before, stored in zip(params, live, _per_parameter(state, len(params)), strict=False):
+            for key, value in stored.items():
+                if not isinstance(value, torch.Tensor):
+                    continue
+                old, loaded = before.get(key), optimizer.state[p].get(key)
+                if (isinstance(old, torch.Tensor) and old.shape == value.shape
+                        and old.dtype == value.dtype and old.layout == value.layout):
+                    optimizer.state[p][key] = old.copy_(value)
+                elif isinstance(loaded, torch.Tensor) and loaded.dtype != value.dtype:
+                    optimizer.state[p][key] = value.to(loaded.device, copy=True)
+    for group, lr in zip(optimizer.param_groups, live_lrs, strict=True):
+        if isinstance(lr, torch.Tensor):
+            stored_lr = group["lr"]
+            lr.copy_(stored_lr if isinstance(stored_lr, torch.Tensor) else torch.tensor(stored_lr))
+            group["lr"] = lr
+
+
+def _per_parameter(state: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """The stored state of each parameter, in the order of the optimizer's groups (none
+    for an optimizer whose state_dict is not torch's usual one)."""
+    groups, entries = state.get("param_groups"), state.get("state")
+    if not isinstance(groups, list) or not isinstance(entries, dict):
+        return []
+    indices = [index for group in groups for index in group.get("params", [])]
+    return [entries.get(index, {}) for index in indices] if len(indices) == count else []
 
 
 def _tensor_bytes(obj: Any) -> int:

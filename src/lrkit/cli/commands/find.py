@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
     problem = problems.get(args.problem)
     torch.manual_seed(args.seed)
     model = problem.make_model(args.seed)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"`problem` {problem.name!r}: make_model must return a torch.nn.Module, "
+                        f"but got {type(model).__name__}")
     optimizer = problem.make_optimizer(model.parameters(), problem.default_lr)
     result = find_lr(
         model, optimizer, problem.loss_fn, _Batches(problem, args.seed),
@@ -112,6 +115,9 @@ class _Batches:
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.problem.batches(self.seed))  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:  # errors about the data name it
+        return f"<batches of problem {self.problem.name!r}, seed {self.seed}>"  # type: ignore[attr-defined]
 
 
 def _report(name: str, optimizer: str, result: object, plot: object) -> str:
