@@ -151,6 +151,30 @@ def test_a_trial_stopped_alone_at_a_rung_is_not_outranked_by_a_worse_later_one()
     assert leading_trial(trials).number == 3
 
 
+def test_a_trial_that_trails_early_near_the_edge_but_ends_best_leads():
+    """Seed 2 of the bench's quadratic: lr=0.178 (the grid's best, next to the edge at 0.2)
+    scores 1.91 at the first rung, where lr=0.1, stopped there for want of company, scores
+    0.78; at step 66 0.178 is best by far. Compared at step 22, 0.1 outranked it and the
+    closing run went to 0.1155 (held-out loss 2.5x the best). Carried forward by the curves
+    of its neighbours (0.0866 and 0.1155 went from about 0.8 to 0.1), 0.1 ends near 0.1."""
+    from lrkit.tuning.sampler import best_trial, carried, leading_trial
+
+    trials = _numbered([
+        _pruned(0.01, {9: 15.66, 19: 9.05, 22: 5.35}),
+        _pruned(0.1, {9: 9.02, 19: 1.67, 22: 0.78}),
+        _pruned(0.0316, {9: 12.85, 19: 3.83, 22: 2.31}),
+        _pruned(0.1778, {9: 7.49, 19: 1.22, 22: 1.91, 42: 0.186, 66: 0.0402}),
+        _pruned(0.0562, {9: 10.92, 19: 2.54, 22: 1.41, 42: 0.692, 66: 0.261}),
+        _pruned(0.1334, {9: 8.20, 19: 1.32, 22: 0.80, 42: 0.206, 66: 0.0641}),
+        _pruned(0.0866, {9: 9.47, 19: 1.87, 22: 0.89, 42: 0.374, 66: 0.128}),
+        _pruned(0.1155, {9: 8.60, 19: 1.48, 22: 0.73, 42: 0.248, 66: 0.0805}),
+    ])
+    assert leading_trial(trials).params["lr"] == 0.1778
+    assert best_trial(trials).params["lr"] == 0.1778
+    # 0.1 carried by its neighbours 0.0866 (ratio 0.144) and 0.1155 (0.110): about 0.098
+    assert carried(trials[1], 66, trials) == pytest.approx(0.78 * math.sqrt(0.128 / 0.89 * 0.0805 / 0.73))
+
+
 def test_a_complete_trial_ranks_on_its_final_value_before_pruned_ones():
     from lrkit.tuning.sampler import best_trial
 

@@ -138,7 +138,7 @@ def closing_run(trials: list[Any], state: Progress, settings: Settings) -> dict[
         # nothing to finish (the last trial runs to the end at the sampler's rate) or the
         # best trial is already COMPLETE
         return {} if best is None else None
-    if best.state == TrialState.COMPLETE and not beats(lead, best):
+    if best.state == TrialState.COMPLETE and not beats(lead, best, trials=trials):
         return None  # no unfinished trial did better than the best COMPLETE one
     return dict(lead.params)
 

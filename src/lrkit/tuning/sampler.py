@@ -75,15 +75,13 @@ def leading_trial(trials: Sequence[Any], *, tolerance: float = 0.02) -> Any:
 
     Trials stop at different steps: successive halving cuts most of them early, and the
     first trials at a rung stop there until enough trials have reached it (they were not
-    beaten, there was no one to compare them with). So two trials are compared only where
-    both reported, at the last step of the shorter one, never "furthest first". Starting
-    from the shortest trials, a longer trial stays in the running only while no trial that
-    stopped earlier was better than it there (by more than ``tolerance``, relative); when
-    no longer trial is left, the lowest of the trials that stopped at that step leads. A
-    trial that went further only because it came later thus never outranks an earlier one
-    that was better where both were measured, and near ties go to the one that ran
-    further. Configurations that were run to completion (a closing run, a retry) and the
-    shorter runs of a configuration run again further are left out.
+    beaten, there was no one to compare them with). So neither "furthest first" nor the
+    value at the last step both reported decides: each trial's last value is carried
+    forward to the deepest step any of them reached (:func:`carried`), by the curves of the
+    trials nearest it in rate that got there, and the lowest leads; within ``tolerance``
+    (relative) of it, the one that ran further. Configurations that were run to completion
+    (a closing run, a retry) and the shorter runs of a configuration run again further are
+    left out.
     """
     ranked = _ranked(trials)
     completed = {_config(t) for t in ranked if t.state == TrialState.COMPLETE}
@@ -94,29 +92,79 @@ def leading_trial(trials: Sequence[Any], *, tolerance: float = 0.02) -> Any:
             continue
         if key not in deepest or _end(t) > _end(deepest[key]):
             deepest[key] = t
-    candidates = list(deepest.values())
-    while candidates:
-        shortest = min(_end(t) for t in candidates)
-        stopped = [t for t in candidates if _end(t) == shortest]
-        longer = [t for t in candidates if _end(t) > shortest]
-        survivors = [t for t in longer if not any(beats(s, t, tolerance) for s in stopped)]
-        if not survivors:
-            return min(stopped, key=lambda t: (t.intermediate_values[int(shortest)], t.number))
-        candidates = survivors
-    return None
+    if not deepest:
+        return None
+    end = int(max(_end(t) for t in deepest.values()))
+    scored = [(value, t) for t in deepest.values()
+              if (value := carried(t, end, ranked)) is not None and math.isfinite(value)]
+    if not scored:
+        return None
+    lowest = min(value for value, _ in scored)
+    close = [t for value, t in scored if value <= lowest + tolerance * abs(lowest)]
+    return min(close, key=lambda t: (-_end(t), t.intermediate_values[max(t.intermediate_values)],
+                                     t.number))
 
 
-def beats(short: Any, long: Any, tolerance: float = 0.02) -> bool:
-    """True when ``short`` reported a lower value than ``long`` (by more than
-    ``tolerance``, relative) at the last step at which both reported."""
-    common = set(short.intermediate_values) & set(long.intermediate_values)
-    if not common:
+def beats(short: Any, long: Any, tolerance: float = 0.02, trials: Sequence[Any] = ()) -> bool:
+    """True when ``short`` did better than ``long`` (by more than ``tolerance``, relative)
+    at the last step ``long`` reported, ``short``'s value carried forward to it
+    (:func:`carried`, with ``long`` among the reference curves)."""
+    if not long.intermediate_values:
         return False
-    step = max(common)
-    mine, theirs = short.intermediate_values[step], long.intermediate_values[step]
+    end = max(long.intermediate_values)
+    mine, theirs = carried(short, end, [long, *trials]), long.intermediate_values[end]
+    if mine is None:
+        return False
     if not math.isfinite(theirs):
         return math.isfinite(mine)
     return math.isfinite(mine) and theirs > mine + tolerance * abs(mine)
+
+
+def carried(trial: Any, end: int, references: Sequence[Any]) -> float | None:
+    """``trial``'s value at step ``end``: the reported one, or its last one carried forward.
+
+    A trial that stopped at step ``k`` before ``end`` gets ``v(k) * ref(end) / ref(k)``
+    (``v(k) + ref(end) - ref(k)`` for a loss that is not positive) from each of the two
+    reference trials nearest it in log-rate, one on either side, that reported at ``end``
+    and at a step it reported (``k`` is the last such step); the geometric mean of the two
+    (the mean for a loss that is not positive), or the one. Near the edge a rate can trail
+    early and still end best (its stiff direction is slow to settle), so comparing at
+    ``k`` alone took a trial stopped early for want of company, at 0.56x the best rate,
+    over the best. None when no reference reached ``end``.
+
+    >>> from types import SimpleNamespace as T
+    >>> a = T(number=0, params={"lr": 0.1}, intermediate_values={22: 0.8}, user_attrs={},
+    ...       state=None)
+    >>> b = T(number=1, params={"lr": 0.2}, intermediate_values={22: 1.6, 66: 0.04},
+    ...       user_attrs={}, state=None)
+    >>> round(carried(a, 66, [b]), 3)
+    0.02
+    """
+    values = trial.intermediate_values
+    if end in values:
+        return values[end]
+    x = math.log(trial.params["lr"])
+    usable = []
+    for ref in references:
+        if ref is trial or "lr" not in ref.params or is_diverged(ref):
+            continue
+        after = ref.intermediate_values.get(end, math.nan)
+        common = [k for k in values if k < end and math.isfinite(values[k])
+                  and math.isfinite(ref.intermediate_values.get(k, math.nan))]
+        if math.isfinite(after) and common:
+            usable.append((math.log(ref.params["lr"]) - x, ref.number, ref, max(common)))
+    below = max((u for u in usable if u[0] <= 0), default=None, key=lambda u: (u[0], -u[1]))
+    above = min((u for u in usable if u[0] > 0), default=None, key=lambda u: (u[0], u[1]))
+    estimates = []
+    for _, _, ref, k in (u for u in (below, above) if u is not None):
+        mine, before, after = values[k], ref.intermediate_values[k], ref.intermediate_values[end]
+        estimates.append((mine * after / before, True) if min(mine, before, after) > 0
+                         else (mine + after - before, False))
+    if not estimates:
+        return None
+    if all(positive for _, positive in estimates):
+        return float(math.exp(sum(math.log(v) for v, _ in estimates) / len(estimates)))
+    return float(sum(v for v, _ in estimates) / len(estimates))
 
 
 def _ranked(trials: Sequence[Any]) -> list[Any]:
