@@ -87,13 +87,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, name):
     assert f"`{name}`" in err and err.count("\n") == 1
     if name == "--grace":
         assert "--grace=10" in err and "--heartbeat=30" in err
-    storage = open_storage(str(tmp_path / "t.journal"))
-    assert optuna.get_all_study_summaries(storage) == []  # nothing left behind
+    assert not (tmp_path / "t.journal").exists()  # nothing left behind, not even an empty file
 
 
 def test_unknown_problem(tmp_path, capsys):
     assert main(["tune", "--problem", "nope", "--storage", str(tmp_path / "t.journal")]) == 2
-    assert "`problem`" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "`--problem` must be a registered name" in err and "--problem='nope'" in err
+    assert not (tmp_path / "t.journal").exists()
+
+
+def test_a_problem_file_is_quoted_as_typed(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.py").write_text("def make():\n    raise RuntimeError('boom')\n")
+    assert main(["tune", "--problem", "mine.py:make", "--storage", "t.journal"]) == 2
+    err = capsys.readouterr().err
+    assert "`--problem` 'mine.py:make'" in err and str(tmp_path) not in err
 
 
 def test_a_range_at_or_above_a_divergence_stops_with_one_line_and_exit_2(tmp_path, capsys):

@@ -29,9 +29,11 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
                          grace_period: float, max_retries: int) -> Any:
     """Create (or load, to resume) the study and record how its trials are run.
 
-    ``lr_range=None`` is the problem's default rate /1000 to x1000 for a new study and the
-    stored range for an existing one; a different range for an existing study raises
-    ``ValueError``, like a different problem.
+    ``storage`` is an Optuna storage or its spec (a journal file path, an SQLAlchemy URL,
+    ``":memory:"``); a spec is opened only once every argument is valid, so bad input leaves
+    no empty journal file behind. ``lr_range=None`` is the problem's default rate /1000 to
+    x1000 for a new study and the stored range for an existing one; a different range for
+    an existing study raises ``ValueError``, like a different problem.
     """
     from lrkit._validation import check_int
     from lrkit.problems import get
@@ -44,8 +46,8 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # before the study is created: the samplers reject a negative seed only later, in a worker
     seed = check_int("seed", seed, minimum=0)
+    prob = get(problem)  # as given: its errors quote what the user typed
     spec = problem_spec(problem)
-    prob = get(spec)
     steps = prob.steps if steps is None else steps
     if lr_range is not None:
         lr_range = check_lr_range(lr_range)
@@ -56,6 +58,10 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
         resolve_schedule(schedule, steps)
     make_sampler(sampler)
     make_pruner(pruner)
+    if isinstance(storage, str):
+        from lrkit.tuning.storage import open_storage
+
+        storage = open_storage(storage)
     study = create_or_load_study(storage, study_name)
     old = study.user_attrs.get("lrkit:problem")
     if old is not None and old != spec:

@@ -23,7 +23,7 @@ from lrkit.cli._common import (
 ORDER = 30
 
 # the library's parameter names in error messages, as this command's flags
-FLAGS = {"n_trials": "--n-trials", "budget": "--budget", "storage": "--storage",
+FLAGS = {"problem": "--problem", "n_trials": "--n-trials", "budget": "--budget", "storage": "--storage",
          "study_name": "--study", "study": "--study", "workers": "--workers", "seed": "--seed",
          "steps": "--steps", "schedule": "--schedule", "text": "--schedule", "lr_range": "--lr-range",
          "heartbeat_interval": "--heartbeat", "grace_period": "--grace"}
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from lrkit.tuning.api import check_range_left
     from lrkit.tuning.problem_study import create_problem_study, run_problem_worker
     from lrkit.tuning.runner import Settings
-    from lrkit.tuning.storage import DEFAULT_STORAGE, describe, open_storage
+    from lrkit.tuning.storage import DEFAULT_STORAGE, describe
 
     workers = check_int("workers", args.workers, minimum=1)
     n_trials = None if args.n_trials is None else check_int("n_trials", args.n_trials, minimum=1)
@@ -106,13 +106,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("`storage` must be a file or database to share a study between "
                          f"workers, but got storage=':memory:' with workers={workers}")
     study_name = args.study if args.study is not None else f"tune-{_slug(args.problem)}-seed{args.seed}"
-    storage = open_storage(storage_spec)
     study = create_problem_study(
-        storage, study_name, problem=args.problem, n_trials=n_trials, budget=budget,
+        storage_spec, study_name, problem=args.problem, n_trials=n_trials, budget=budget,
         seed=args.seed, steps=steps, schedule=args.schedule,
         lr_range=tuple(args.lr_range) if args.lr_range else None, sampler=args.sampler,
         pruner=args.pruner, heartbeat_interval=args.heartbeat, grace_period=args.grace,
         max_retries=2)
+    storage = study._storage  # opened once the arguments were found valid
     progress = show_progress(args)
     if workers == 1:
         from lrkit._progress import progress_bar
