@@ -90,6 +90,14 @@ def test_flat_curve_has_no_reliable_suggestion():
     assert "no reliable suggestion" in str(result)
 
 
+def test_no_reliable_suggestion_means_no_lrkit_rate_anywhere():
+    # an audit saw "no reliable suggestion" printed above a table whose lrkit row said 1e-07
+    result = lrkit.range_test(lambda lr: 1.0 - lr, start=1e-7, end=1e-6, num=5)
+    assert result.suggestion is None and result.note
+    assert result.suggestions["lrkit"] is None
+    assert result.to_dict()["suggestions"]["lrkit"] is None
+
+
 def test_without_divergence_the_default_stays_below_the_last_rate():
     result = range_test(NoisyQuadratic(L=10.0), start=1e-6, end=0.05, num=60)
     assert result.stop_reason == "end" and result.divergence_lr is None

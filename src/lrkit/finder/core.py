@@ -194,6 +194,8 @@ def analyze(
                 f"{rules.NO_EDGE_FRACTION:g}x the last rate tried and the band reaches down to "
                 "the rules that read the curve's shape; raise `end` for a sharper reading")
     band = None if suggestion is None else _band(suggestion, suggestions, divergence_lr)
+    # lrkit's entry is its verdict: no rate beside "no reliable suggestion"
+    suggestions["lrkit"] = suggestion
     return RangeTestResult(
         lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=stop_reason,
         divergence_lr=divergence_lr, divergence_index=onset, suggestion=suggestion,

@@ -23,7 +23,8 @@ class RangeTestResult:
             (None when the sweep reached ``end`` without diverging).
         divergence_index: index into ``lrs`` of the first point of the blow-up (or None).
         suggestion: lrkit's default pick, None when the curve supports no reliable one.
-        suggestions: every rule's pick, rule name -> rate or None.
+        suggestions: every rule's pick, rule name -> rate or None; ``"lrkit"`` is
+            ``suggestion`` (None beside "no reliable suggestion").
         band: ``(low, high)`` range of plausible rates from the spread of the rules (None
             when there is no suggestion).
         note: why there is no reliable suggestion, or what limits the one given (an empty
