@@ -178,7 +178,6 @@ class TorchSession:
         self.tape = tape
         self.val_batches = val_batches
         self.eval_cost = len(val_batches)
-        self.corrupt_held_back: set[int] = set()  # indices into val_batches, see evaluate()
         self.base_lrs = read_base_lrs(optimizer)
         self.limit = limit
         self.calls = 0
@@ -218,24 +217,14 @@ class TorchSession:
         return value
 
     def evaluate(self) -> float:
-        """The mean loss over the held-back batches. One whose loss is not finite while
-        another's is, is corrupt (not the weights' fault: the others met the same weights)
-        and is left out of this and every later evaluation, so that it cannot make every
-        raced rate score ``inf``; it still costs its call."""
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.no_grad():
-                values = [float(self._loss(batch)) for batch in self.val_batches]
+                total = sum(float(self._loss(batch)) for batch in self.val_batches)
         finally:
             self.model.train(was_training)
-        finite = [i for i, v in enumerate(values) if math.isfinite(v)]
-        if finite and len(finite) < len(values):
-            self.corrupt_held_back.update(set(range(len(values))) - set(finite))
-        kept = [v for i, v in enumerate(values) if i not in self.corrupt_held_back]
-        if not kept:  # every batch is corrupt, or the weights are not finite
-            return math.nan
-        return sum(kept) / len(kept)
+        return total / max(1, len(self.val_batches))
 
     def rewind(self) -> None:
         """Read the data from its first batch again: the final run is then the plain run
