@@ -267,7 +267,7 @@ def test_estimates_that_disagree_by_more_than_agree_within_give_the_lower(
         return dataclasses.replace(edge, suggestion=edge.top * suggestion_factor / 9)
 
     # every candidate scores the same but the one at edge/9: the race's winner is edge/9
-    def race_one(session, meter, lr, multipliers):
+    def race_one(session, meter, lr, multipliers, allowance=None):
         meter.charge(len(multipliers) + session.eval_cost, "race")
         return 0.0 if math.isclose(lr, race_one.top / 9) else 1.0
 
@@ -427,7 +427,7 @@ def test_a_session_whose_optimizer_steps_shrink_scales_the_winner_up_to_the_edge
         monkeypatch, gain, expected_factor):
     import lrkit.auto.core as core
 
-    def race_one(session, meter, lr, multipliers):
+    def race_one(session, meter, lr, multipliers, allowance=None):
         meter.charge(len(multipliers) + session.eval_cost, "race")
         return 0.0 if math.isclose(lr, session.top / 9) else 1.0
 
@@ -782,3 +782,79 @@ def test_the_plateau_race_uses_exactly_plateau_slots_candidates_when_the_budget_
     assert (plateau.horizon, slots) == (horizon, 3)
     decision = next(d for d in plateau.history if d.phase == "plateau")
     assert decision.data == {"progress": decision.data["progress"], "slots": 3, "horizon": horizon}
+
+
+class _BrokenAtCall:
+    """An update at call ``poison`` turns the weight into nan although its loss was finite
+    (a rate that blew the weights up): every later loss is nan."""
+
+    eval_cost = 0
+
+    def __init__(self, poison):
+        self.w, self.calls, self.poison = 5.0, 0, poison
+
+    def step(self, lr):
+        self.calls += 1
+        loss = (self.w - 1) ** 2 + 1
+        if not math.isfinite(loss):
+            return math.nan
+        self.w = math.nan if self.calls == self.poison else self.w - lr * (self.w - 1)
+        return loss
+
+    def snapshot(self):
+        return self.w
+
+    def restore(self, token):
+        self.w = token
+
+
+@pytest.mark.parametrize(("poison", "limit"), [(7, 8), (9, 10)])
+def test_a_nan_on_the_last_call_is_judged_not_left_pending(poison, limit):
+    # a review found a nan on the budget's last call held back for the next batch to judge,
+    # which never came: the run returned nan weights without a word
+    from lrkit.auto.core import _final_run
+
+    session = _BrokenAtCall(poison)
+    lrs, losses, _ = _final_run(session, Meter(limit), 0.1, lambda t: 1.0, 10, Settings(), [])
+    assert math.isfinite(session.w)
+    assert all(math.isfinite(v) for v in losses)
+
+
+@pytest.mark.parametrize("budget", [1.5, 3.0])
+def test_corrupt_batches_cannot_spend_the_final_runs_budget(budget):
+    # every other batch is nan: the search's pass-overs used to spend calls until the race
+    # raised BudgetExceeded (budget 3) or the final run was left no steps
+    steps = 200
+    session = BadBatchSession(set(range(1, 10**5, 2)), seed=1)
+    outcome = run_auto(session, steps, cosine(steps), budget=budget)
+    assert session.calls == outcome.spent <= outcome.limit
+    assert outcome.by_phase["final"] >= steps * 19 // 20
+    assert len(outcome.lrs) == steps
+
+
+def test_a_nan_then_a_spike_is_judged_as_the_nan():
+    # a nan at step 55 (a corrupt batch) and a 50x spike at 56: the step back it caused used
+    # to be taken for the spike's and never undone, leaving the rate halved for good
+    from lrkit.auto.core import _final_run
+
+    class Scripted:
+        eval_cost = 0
+
+        def __init__(self):
+            self.position = 0
+            self.skip = lambda: setattr(self, "position", self.position + 1)
+
+        def step(self, lr):
+            t, self.position = self.position, self.position + 1
+            if t == 55:
+                return math.nan
+            return (2.0 if t < 8 else 0.2 + 1.0 / (1 + t)) * (50 if t == 56 else 1)
+
+        def snapshot(self):
+            return self.position
+
+        def restore(self, token):
+            self.position = token
+
+    _, losses, scale = _final_run(Scripted(), Meter(400), 1.0, lambda t: 1.0, 200, Settings(), [])
+    assert scale == 1.0 and len(losses) == 200 and math.isnan(losses[55])

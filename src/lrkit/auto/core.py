@@ -224,9 +224,14 @@ def _search(
 ) -> tuple[Edge, float, list[tuple[float, float]], int]:
     """Phases 1 and 2: ``(edge, chosen lr, raced candidates, race horizon)``."""
 
+    # pass-overs spend calls the plan did not: the slack it left, and at most a twentieth
+    # of the final run (whose schedule is then compressed), never the rest of the budget
+    planned = edge_steps + slots * (horizon + eval_cost)
+    allowance = [max(0, meter.limit - steps - planned) + steps // 20]
+
     def counted_step(phase: str) -> Callable[[float], float]:
         def step(lr: float) -> float:
-            return _step_past_bad_batches(session, meter, lr, phase, history)
+            return _step_past_bad_batches(session, meter, lr, phase, allowance, history)
         return step
 
     # 1. the stability edge
@@ -278,7 +283,7 @@ def _search(
         multipliers = compressed_multipliers(schedule, steps=steps, horizon=horizon)
 
         def score(lr: float) -> float:
-            value = _race_one(session, meter, lr, multipliers)
+            value = _race_one(session, meter, lr, multipliers, allowance)
             session.restore(start)
             return value
 
@@ -336,7 +341,8 @@ SEARCH_PASS_OVERS = 3
 
 
 def _step_past_bad_batches(session: Session, meter: Meter, lr: float, phase: str,
-                           history: list[Decision] | None = None) -> float:
+                           allowance: list[int], history: list[Decision] | None = None,
+                           ) -> float:
     """One search update at ``lr``, passing over a batch whose loss is not finite at
     weights that are sound.
 
@@ -345,13 +351,16 @@ def _step_past_bad_batches(session: Session, meter: Meter, lr: float, phase: str
     and the step goes on with that batch. Without this, one corrupt batch read as the
     range test's blow-up, or as every raced candidate's, and the pick came out orders of
     magnitude too low. At most ``SEARCH_PASS_OVERS`` batches are tried past the first; a
-    rate that blew the weights up gives a non-finite loss on all of them.
+    rate that blew the weights up gives a non-finite loss on all of them. Each try spends
+    one call of ``allowance`` (a one-element list, shared by the whole search); none are
+    tried once it is spent.
     """
     meter.charge(1, phase)
     loss = float(session.step(lr))
     for _ in range(SEARCH_PASS_OVERS):
-        if math.isfinite(loss) or not meter.can_afford(1):
+        if math.isfinite(loss) or allowance[0] <= 0 or not meter.can_afford(1):
             break
+        allowance[0] -= 1
         meter.charge(1, phase)
         loss = float(session.step(lr))
         if math.isfinite(loss) and history is not None:
@@ -362,16 +371,18 @@ def _step_past_bad_batches(session: Session, meter: Meter, lr: float, phase: str
     return loss
 
 
-def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float]) -> float:
+def _race_one(session: Session, meter: Meter, lr: float, multipliers: Sequence[float],
+              allowance: list[int] | None = None) -> float:
     """Train on the compressed schedule, then score: the mean loss over the held-back
     batches and the training batches of the last quarter (taken at small rates, near the
     end of the decay), weighted per batch. The training tail is free and halves the noise
     of a score taken on a handful of batches."""
+    allowance = [0] if allowance is None else allowance  # no pass-overs unless given
     tail: list[float] = []
     tail_from = len(multipliers) - max(1, len(multipliers) // 4)
     first = math.nan
     for t, m in enumerate(multipliers):
-        loss = _step_past_bad_batches(session, meter, lr * m, "race")
+        loss = _step_past_bad_batches(session, meter, lr * m, "race", allowance)
         if not math.isfinite(loss):
             return math.inf
         if t == 0:
@@ -497,6 +508,7 @@ def _final_run(
     unskippable: set[int] = set()  # steps blamed once in a session that cannot skip()
     trained: set[int] = set()  # steps whose batch trained without blowing up, on some pass
     pending: list[int] = []  # steps in a row whose loss was not finite, the next batch to judge
+    passed_since = False  # a batch passed over on trust since the latest checkpoint
     while len(lrs) < steps and clock < steps:
         rate = lr * scale * float(schedule(min(steps - 1, int(round(clock)))))
         if len(lrs) in skipped:
@@ -509,7 +521,8 @@ def _final_run(
             break
         meter.charge(1, "final")
         loss = float(session.step(rate))
-        if not math.isfinite(loss) and len(pending) < SEARCH_PASS_OVERS and len(lrs) + 1 < steps:
+        if (not math.isfinite(loss) and len(pending) < SEARCH_PASS_OVERS and len(lrs) + 1 < steps
+                and clock + stride < steps and meter.left >= 1):
             # no update was made on it: the next step's batch meets the same weights and
             # says whether they are sound (a finite loss: this batch was corrupt, and it
             # stays passed over) or not (the blow-up is handled there, from a checkpoint)
@@ -524,9 +537,10 @@ def _final_run(
                 # judged from the first of them, as if they had not been passed over (every
                 # way on below replays from a checkpoint before them)
                 del lrs[pending[0]:], losses[pending[0]:]
+                loss = math.nan  # the first of them is what blew up, a non-finite loss
             failed_at = len(lrs)
             latest, _, _, vouched = checkpoints[-1]
-            nonfinite = watch.reason == "nonfinite"
+            nonfinite = not math.isfinite(loss)
             # a spike needs a reference it can be trusted against; a nan or inf does not. A
             # batch that trained without trouble on an earlier pass is not one that blows up
             # at any rate: the weights it meets now are to blame
@@ -562,6 +576,7 @@ def _final_run(
                     "session cannot pass over a batch (it has no skip()); stopped there",
                     {"stopped_at": failed_at, "scale": scale},
                 ))
+                pending = []  # judged: the run stops on the weights from before them
                 break
             else:
                 if skip is None and on_its_weights and nonfinite:
@@ -621,6 +636,7 @@ def _final_run(
                 f"loss was not finite, and the next batch's at the same weights ({loss:.4g}) "
                 "was, so the batch, not the rate, was at fault", {"passed_over": pending}))
             pending = []
+            passed_since = True
         trained.add(len(lrs))
         lrs.append(rate)
         losses.append(loss)
@@ -630,7 +646,19 @@ def _final_run(
         # blow-up caused a step back, to judge that step when it comes again (healthy or not:
         # a nan there is its batch's all the same, a spike only when vouched for)
         healthy = watch.healthy()
-        if at > checkpoints[-1][0] and ((at % every == 0 and healthy) or at == lowered_for):
+        # (batches passed over can step over the multiples of `every`: then after `every`)
+        due = at % every == 0 or (passed_since and at - checkpoints[-1][0] >= every)
+        if at > checkpoints[-1][0] and ((due and healthy) or at == lowered_for):
             vouched = healthy and not math.isnan(watch.ref)
             checkpoints = [*checkpoints[-1:], (at, clock, session.snapshot(), vouched)]
+            passed_since = False
+    if pending:
+        # the run stopped before a batch could clear the weights after a non-finite loss:
+        # they may be broken, so the run ends on the latest checkpoint's
+        back, _, token, _ = checkpoints[-1]
+        session.restore(token)
+        del lrs[back:], losses[back:]
+        history.append(Decision(
+            "final", f"the run ended on a non-finite loss at step {pending[0]} that no later "
+            f"batch could clear: ended on the weights of step {back}", {"resumed_at": back}))
     return lrs, losses, scale
