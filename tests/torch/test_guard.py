@@ -363,12 +363,15 @@ def test_a_disabled_grad_scaler_does_not_let_a_nan_gradient_through():
     assert [(e["event"], e["cause"]) for e in guard.events] == [("skip", "non_finite_grad")]
 
 
-def test_lbfgs_steps_through_its_closure_like_a_plain_loop():
+@pytest.mark.parametrize("scaler", [None, "disabled"])
+def test_lbfgs_steps_through_its_closure_like_a_plain_loop(scaler):
+    # a disabled GradScaler (enabled=use_amp) used to drop the closure: LBFGS.step() raised
     def run(guarded):
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
         optimizer = torch.optim.LBFGS(model.parameters(), lr=0.5, max_iter=4)
-        guard = Guard(model, optimizer) if guarded else None
+        amp = None if scaler is None else torch.amp.GradScaler("cpu", enabled=False)
+        guard = Guard(model, optimizer, scaler=amp) if guarded else None
 
         def closure():
             optimizer.zero_grad()
@@ -384,6 +387,31 @@ def test_lbfgs_steps_through_its_closure_like_a_plain_loop():
         return params(model)
 
     assert same(run(True), run(False))
+
+
+def test_a_closure_with_an_enabled_grad_scaler_is_refused():
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.LBFGS(model.parameters())
+    guard = Guard(model, optimizer, scaler=torch.amp.GradScaler("cpu", enabled=True))
+    with pytest.raises(ValueError, match="`closure` cannot be used with an enabled GradScaler"):
+        guard.step(1.0, closure=lambda: torch.tensor(1.0))
+
+
+def test_loading_a_state_removes_the_snapshot_file_it_replaces(tmp_path):
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    first = Guard(model, optimizer, directory=tmp_path / "a", snapshot_every=100)
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss = loss_of(model)
+        loss.backward()
+        first.step(loss)
+    state = first.state_dict()
+    first.close()
+    resumed = Guard(model, optimizer, directory=tmp_path / "b", snapshot_every=100)
+    resumed.load_state_dict(state)
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["guard-000000005.pt"]
+    resumed.close()
 
 
 _SCHEDULERS = {

@@ -240,8 +240,13 @@ class Guard:
         Call it where you would call ``optimizer.step()`` (after ``loss.backward()``); with
         gradient accumulation call it once per optimizer step with the mean loss of the
         micro-batches. An optimizer that needs a closure (LBFGS) gets ``closure``:
-        ``guard.step(closure(), closure=closure)``. Returns the monitor's verdict of the step.
+        ``guard.step(closure(), closure=closure)`` (not with an enabled GradScaler, which
+        cannot step through a closure). Returns the monitor's verdict of the step.
         """
+        if closure is not None and self._amp:
+            raise ValueError("`closure` cannot be used with an enabled GradScaler (it steps "
+                             "the optimizer without one), but got a closure and scaler="
+                             f"{self.scaler!r}")
         value = _to_float(loss)
         if self.scaler is not None and (self.clip_grad_norm is not None or self.check_grads):
             self.scaler.unscale_(self.optimizer)
@@ -269,7 +274,7 @@ class Guard:
                 self.scheduler.step()  # the schedule's clock is the loop's: it keeps going
         else:
             self._skips = 0
-            if self.scaler is not None:
+            if self._amp:
                 scale_before = self.scaler.get_scale()
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
@@ -357,6 +362,9 @@ class Guard:
         self._skips = int(state_dict.get("skips", 0))
         self._last_rollback_step = state_dict.get("last_rollback_step")
         self.events = list(state_dict.get("events", []))
+        for old in self._snapshots:  # the construction's snapshot, a state now left behind
+            if old.path is not None and old.path.exists():
+                old.path.unlink()
         self._snapshots.clear()
         self.snapshot()
         self._since_snapshot = int(state_dict.get("since_snapshot", 0))
