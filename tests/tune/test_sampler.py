@@ -206,3 +206,23 @@ def test_an_incumbent_outside_the_range_never_pulls_a_proposal_out_of_it():
         lr = trial.suggest_float("lr", 1e-4, 1e-3, log=True)
         assert 1e-4 <= lr <= 1e-3 * (1 + 1e-9)
         study.tell(trial, valley(lr, best=0.1))
+
+
+def test_a_running_trial_is_no_reference_for_carrying_a_value_forward():
+    # a RUNNING trial may be blowing up without being flagged yet: its curve must not decide
+    from lrkit.tuning.sampler import beats
+
+    best = optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE, value=0.2,
+                                     params={"lr": 1e-2}, distributions=LR,
+                                     intermediate_values={22: 1.0, 100: 0.2})
+    lead = _pruned(2e-2, {22: 0.9})
+    running = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
+                                        params={"lr": 4e-2}, distributions=LR,
+                                        intermediate_values={22: 1.0, 100: 50.0})
+    trials = _numbered([best, lead])
+    assert beats(trials[1], trials[0], trials=trials)
+    study = optuna.create_study()
+    study.add_trials([best, lead])
+    study.add_trial(running)
+    with_running = study.get_trials()
+    assert beats(with_running[1], with_running[0], trials=with_running)

@@ -112,7 +112,8 @@ def beats(short: Any, long: Any, tolerance: float = 0.02, trials: Sequence[Any] 
     if not long.intermediate_values:
         return False
     end = max(long.intermediate_values)
-    mine, theirs = carried(short, end, [long, *trials]), long.intermediate_values[end]
+    # references: finished trials only (a RUNNING one may be blowing up, unflagged yet)
+    mine, theirs = carried(short, end, [long, *_ranked(trials)]), long.intermediate_values[end]
     if mine is None:
         return False
     if not math.isfinite(theirs):
@@ -124,10 +125,11 @@ def carried(trial: Any, end: int, references: Sequence[Any]) -> float | None:
     """``trial``'s value at step ``end``: the reported one, or its last one carried forward.
 
     A trial that stopped at step ``k`` before ``end`` gets ``v(k) * ref(end) / ref(k)``
-    (``v(k) + ref(end) - ref(k)`` for a loss that is not positive) from each of the two
+    (``v(k) + ref(end) - ref(k)`` when the reference's values are not both positive) from
+    each of the two
     reference trials nearest it in log-rate, one on either side, that reported at ``end``
     and at a step it reported (``k`` is the last such step); the geometric mean of the two
-    (the mean for a loss that is not positive), or the one. Near the edge a rate can trail
+    (the mean when any estimate is not positive), or the one. Near the edge a rate can trail
     early and still end best (its stiff direction is slow to settle), so comparing at
     ``k`` alone took a trial stopped early for want of company, at 0.56x the best rate,
     over the best. None when no reference reached ``end``.
@@ -158,7 +160,7 @@ def carried(trial: Any, end: int, references: Sequence[Any]) -> float | None:
     estimates = []
     for _, _, ref, k in (u for u in (below, above) if u is not None):
         mine, before, after = values[k], ref.intermediate_values[k], ref.intermediate_values[end]
-        estimates.append((mine * after / before, True) if min(mine, before, after) > 0
+        estimates.append((mine * after / before, mine > 0) if min(before, after) > 0
                          else (mine + after - before, False))
     if not estimates:
         return None
