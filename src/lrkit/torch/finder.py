@@ -291,6 +291,9 @@ class _Stepper:
             return torch.tensor(losses[-1])
 
         self.optimizer.step(closure)
+        if not losses:
+            raise TypeError(f"`optimizer` {type(self.optimizer).__name__}.step(closure) never "
+                            "called the closure, so no loss was measured")
         return losses[0]
 
     @torch.no_grad()
