@@ -336,4 +336,4 @@ def test_a_run_too_short_to_race_is_not_trained_at_a_blown_up_rate():
     result = autotrain(model, lambda p, lr: torch.optim.SGD(p, lr=lr), mse, data, 30, seed=0)
     assert len(result.losses) == 30 and all(math.isfinite(v) for v in result.losses)
     assert result.losses[-1] < 0.2
-    assert max(float(p.abs().max()) for p in model.parameters()) < 10
+    assert max(float(p.detach().abs().max()) for p in model.parameters()) < 10
