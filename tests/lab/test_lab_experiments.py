@@ -128,6 +128,26 @@ def test_decay_takes_any_schedule_and_other_optimizers():
         lab.decay(q, schedule="cosine")
 
 
+def test_decay_with_an_optimizer_object_keeps_its_constant_runs_constant():
+    # an optimizer object that carries a schedule of its own: the "constant" runs must still
+    # be constant, and only the "decayed" run follows the decay
+    opt = optimizers.Adam(lr=0.01, schedule=schedules.linear(1.0, 0.5, 100))
+    r = lab.decay("rosenbrock", opt, steps=100, seeds=1)
+    for label in ("constant lr", "constant lr*0.1"):
+        np.testing.assert_array_equal(r.rates[label], np.full(100, r.rates[label][0]))
+    # the object's own rate is the peak when the objective gives no 1/L
+    assert r.lr == 0.01
+    assert r.rates["constant lr"][0] == pytest.approx(0.01)
+
+
+def test_decay_reports_no_noise_floor_for_a_weight_decayed_optimizer_object():
+    # the floor's formula is for plain gradient descent; weight decay inside the object
+    # changes the problem just as the weight_decay keyword does
+    q = objectives.noisy_quadratic()
+    assert lab.decay(q, "gd", steps=50, seeds=1, weight_decay=0.5).noise_floor is None
+    assert lab.decay(q, optimizers.GD(weight_decay=0.5), steps=50, seeds=1).noise_floor is None
+
+
 def test_compare_finds_heavy_ball_faster_than_gd_on_an_ill_conditioned_quadratic():
     q = objectives.quadratic(kappa=100.0, dim=10)
     r = lab.compare(q, ("gd", "heavy-ball", "adam"), steps=200, num=30)

@@ -86,3 +86,13 @@ def test_make_and_names():
 def test_bad_arguments_name_the_argument_and_the_value(build, exc, match):
     with pytest.raises(exc, match=match):
         build()
+
+
+def test_make_offers_only_real_hyperparameters():
+    # class-level constants (the name, AdamW's decoupling) are not hyperparameters: asking
+    # for one is the usual ValueError naming it, and the list of what is accepted omits them
+    with pytest.raises(ValueError, match=r"`decoupled` is not a hyperparameter of 'adam'") as info:
+        optimizers.make("adam", 0.1, decoupled=True)
+    assert "name" not in str(info.value).split("takes")[1]
+    with pytest.raises(ValueError, match="takes beta1, beta2, eps, schedule, weight_decay\\)"):
+        optimizers.make("adamw", 0.1, decoupled=False)

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -79,6 +80,20 @@ def test_values_are_finite_and_nonnegative(s: Schedule) -> None:
     for t in HUGE:
         value = s(t)
         assert math.isfinite(value) and value >= 0.0
+
+
+FLOAT_EXTREMES = [1e200, 1e300, 2.0**1023, 1e308, sys.float_info.max]
+
+
+@pytest.mark.parametrize("s", [*EXAMPLES, S.cosine_restarts(3, mult=7, decay=0.5),
+                               S.cosine_restarts(1, mult=2), S.cosine_restarts(10, mult=1000)],
+                         ids=[*IDS, "restarts-mult7", "restarts-mult2", "restarts-mult1000"])
+def test_float_steps_up_to_the_largest_float_are_finite_and_agree(s: Schedule) -> None:
+    # finite float steps are valid steps, however large; both paths give the same value
+    array = s(np.array(FLOAT_EXTREMES))
+    scalars = [s(t) for t in FLOAT_EXTREMES]
+    assert all(math.isfinite(v) and v >= 0.0 for v in scalars)
+    np.testing.assert_allclose(array, scalars, rtol=1e-9, atol=1e-300)
 
 
 @pytest.mark.parametrize("s", EXAMPLES, ids=IDS)

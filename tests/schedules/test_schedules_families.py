@@ -151,3 +151,17 @@ def test_families_lists_every_factory_with_signature_and_summary() -> None:
     assert by_name["cosine"].signature == "cosine(total_steps, final=0.0)"
     assert by_name["wsd"].signature.startswith("wsd(total_steps, warmup_steps, decay_steps")
     assert all(row.summary and "\n" not in row.summary for row in rows)
+
+
+@pytest.mark.parametrize("period, mult", [(1, 10), (3, 10), (7, 10), (12345, 1000), (10, 2), (1, 3)])
+def test_cosine_restarts_array_finds_every_cycle_start_up_to_2_53(period: int, mult: int) -> None:
+    # the numpy path must put each restart at the same step as the exact scalar one, even
+    # where period * (mult**i - 1) / (mult - 1) is not an exact float (e.g. 1111111111111111)
+    s = S.cosine_restarts(period, mult=mult, decay=0.9, final=0.01)
+    starts, start, length = [], 0, period
+    while start <= 2**53:
+        starts.append(start)
+        start, length = start + length, length * mult
+    steps = np.array([t + d for t in starts for d in (-1, 0, 1) if 0 <= t + d <= 2**53])
+    np.testing.assert_allclose(s(steps.astype(np.float64)), [s(int(t)) for t in steps],
+                               rtol=1e-9, atol=1e-12)

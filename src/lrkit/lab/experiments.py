@@ -458,7 +458,10 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
     the precise end. Each curve is the mean gap over ``seeds`` independent noise draws.
 
     Args:
-        lr: the peak rate; default ``1/L`` where ``L`` is known, else the optimizer's default.
+        lr: the peak rate; default ``1/L`` where ``L`` is known, else the rate of an
+            optimizer object, else the named optimizer's default. An object's own
+            ``schedule`` is not used: the constant runs are constant, the decayed one follows
+            ``schedule``.
         schedule: the decay, a callable ``step -> multiplier``; default
             ``lrkit.schedules.cosine(steps)``.
 
@@ -470,11 +473,14 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
     steps = check_int("steps", steps, minimum=1)
     seeds = check_int("seeds", seeds, minimum=1)
     small_factor = check_range("small_factor", small_factor, 0.0, 1.0, low_open=True)
-    name = optimizer if isinstance(optimizer, str) else optimizer.name
+    name = optimizer if isinstance(optimizer, str) else getattr(optimizer, "name", "")
     if lr is None:
         if objective.L is not None:
             lr = 1.0 / objective.L
+        elif isinstance(optimizer, _optimizers._Optimizer) and isinstance(optimizer.lr, float):
+            lr = optimizer.lr  # an optimizer object: its own rate
         else:
+            _optimizers.make(name, 1.0)  # an unknown name: the optimizer's own error
             lr = _optimizers.OPTIMIZERS[name].__dataclass_fields__["lr"].default
     lr = check_positive("lr", lr)
     if schedule is None:
@@ -491,8 +497,8 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
     curves, rates, finals, diverged = {}, {}, {}, {}
     for label, (rate, shape) in runs.items():
         opt = _as_optimizer(optimizer, np.full(seeds, rate), hyperparameters)
-        if shape is not None:
-            opt = dataclasses.replace(opt, schedule=shape)
+        # the constant runs are constant even when an optimizer object brings a schedule
+        opt = dataclasses.replace(opt, schedule=shape)
         t = run(objective, opt, steps=steps, seed=seed)
         curves[label] = t.gaps.mean(axis=1)
         rates[label] = t.rates[:, 0]
@@ -500,7 +506,7 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
         diverged[label] = int(np.sum(t.diverged))
     floor = None
     if (objective.eigenvalues is not None and objective.noise_std > 0 and name == "gd"
-            and not hyperparameters.get("weight_decay")):
+            and not getattr(opt, "weight_decay", 0.0)):
         floor = theory.noise_floor(lr, objective.eigenvalues, objective.noise_std)
     return DecayResult(objective.description, name, str(schedule), lr, seeds, curves, rates,
                        finals, floor, diverged)

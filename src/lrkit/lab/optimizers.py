@@ -28,6 +28,7 @@ step; ``tests/lab`` checks this for 200 steps.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -342,7 +343,9 @@ def make(name: str, lr: Rate, **hyperparameters: Any) -> _Optimizer:
     """
     check_choice("optimizer", name, OPTIMIZERS)
     cls = OPTIMIZERS[name]
-    accepted = {f for f in cls.__dataclass_fields__ if f != "lr"}
+    # dataclasses.fields, not __dataclass_fields__: that one also lists the ClassVars
+    # (``name``, AdamW's ``decoupled``), which are no hyperparameters
+    accepted = {f.name for f in dataclasses.fields(cls) if f.name != "lr"}  # type: ignore[arg-type]
     unknown = sorted(set(hyperparameters) - accepted)
     if unknown:
         raise ValueError(

@@ -13,6 +13,14 @@ from lrkit.schedules.decay import check_final, check_total_steps
 __all__ = ["cosine_restarts", "cyclic", "one_cycle"]
 
 
+def _as_float(n: int) -> float:
+    """``float(n)``, or ``inf`` for an integer past the largest float."""
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf
+
+
 class CosineRestarts(Schedule):
     name = "cosine_restarts"
     positional = ("period",)
@@ -35,28 +43,34 @@ class CosineRestarts(Schedule):
         p = self._params
         index, tau, length = self._cycle(t)
         amplitude = (1.0 - p["final"]) * (p["decay"] ** index if p["decay"] != 1.0 else 1.0)
-        return p["final"] + amplitude * 0.5 * (1.0 + math.cos(math.pi * tau / length))
+        # near the largest float a cycle may be longer than any float: it has barely begun
+        fraction = tau / _as_float(length)
+        return p["final"] + amplitude * 0.5 * (1.0 + math.cos(math.pi * fraction))
 
     def _array(self, t: np.ndarray) -> np.ndarray:
         p = self._params
         period, mult = float(p["period"]), p["mult"]
         if mult == 1:
-            index = np.floor(t / period)
-            tau = t - index * period
+            index, tau = np.divmod(t, period)  # exactly as the scalar path's divmod
             length = np.full(t.shape, period)
         else:
-            # closed form for the cycle index, then fix float rounding at cycle starts
-            index = np.floor(np.log(t * (mult - 1) / period + 1.0) / math.log(mult))
-
-            def start(n: np.ndarray) -> np.ndarray:
-                return period * (np.power(float(mult), n) - 1.0) / (mult - 1)
-
-            index = np.where(t < start(index), index - 1, index)
-            index = np.where(t >= start(index + 1), index + 1, index)
-            tau = t - start(index)
-            length = period * np.power(float(mult), index)
+            # the cycle starts, summed exactly in integers (a closed form such as
+            # period * (mult**i - 1) / (mult - 1) rounds in float64 and misplaces restarts
+            # far out), then the cycle of each step by bisection: O(log t) starts
+            starts, lengths, start, cycle = [], [], 0, int(p["period"])
+            top = float(np.max(t)) if t.size else 0.0
+            while start <= top:
+                starts.append(_as_float(start))
+                lengths.append(_as_float(cycle))
+                start += cycle
+                cycle *= mult
+            cycles = np.searchsorted(np.array(starts), t, side="right") - 1
+            tau = t - np.array(starts)[cycles]
+            length = np.array(lengths)[cycles]
+            index = cycles.astype(np.float64)
         amplitude = (1.0 - p["final"]) * np.power(p["decay"], index)
-        return p["final"] + amplitude * 0.5 * (1.0 + np.cos(np.pi * tau / length))
+        fraction = tau / length  # a cycle longer than any float has barely begun: 0
+        return p["final"] + amplitude * 0.5 * (1.0 + np.cos(np.pi * fraction))
 
 
 def cosine_restarts(period: int, mult: int = 1, decay: float = 1.0, final: float = 0.0) -> Schedule:

@@ -36,7 +36,8 @@ class ReduceOnPlateau:
         min_scale: ``scale`` never goes below this.
 
     Same decisions as ``torch.optim.lr_scheduler.ReduceLROnPlateau`` with the same arguments
-    (``min_lr = min_scale * base_lr``) whenever the metric stays positive.
+    (``min_lr = min_scale * base_lr``, ``eps=0``) whenever the metric stays positive; torch's
+    ``eps`` (skip reductions smaller than 1e-8 in absolute rate) has no counterpart here.
 
     >>> plateau = ReduceOnPlateau(factor=0.5, patience=1)
     >>> [plateau.report(loss) for loss in [-1.0, -2.0, -1.9999, -1.99995]]
