@@ -152,3 +152,10 @@ def test_markdown_with_auto_alone_does_not_claim_to_beat_other_methods(result):
     md = markdown(alone, command="lrkit bench --methods auto", plot="auto.png")
     assert "better geometric mean than every other method: not measured" in md
     assert " vs " not in md.split("Targets for lrkit auto")[1]
+
+
+def test_a_problem_named_twice_is_rejected():
+    """Two specs of one problem (``p.py:make ./p.py:make``) ran it twice; the table showed
+    the same row twice and counted it twice in the geometric mean and 'within 1.15x'."""
+    with pytest.raises(ValueError, match=r"`problems` must name each problem once.*tiny"):
+        run_bench([make_problem(), make_problem()], get_methods(["default"]), seeds=4)

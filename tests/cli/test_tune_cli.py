@@ -154,3 +154,38 @@ def test_worker_rejects_an_empty_study_name(tmp_path, capsys):
     assert main(["worker", "--storage", str(tmp_path / "t.journal"), "--study", ""]) == 2
     err = capsys.readouterr().err
     assert "`--study` must not be empty" in err and err.count("\n") == 1
+
+
+def test_resuming_keeps_the_steps_and_rejects_other_steps(tmp_path, capsys):
+    """Re-running without --steps took the problem's 200 steps and re-running with another
+    --steps rewrote the stored run length: the study's cost jumped (1.75 to 2.33 runs) with
+    no trial run, and trials of different lengths were raced against each other."""
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--study", "st", "--json")) == 0
+    before = json.loads(capsys.readouterr().out)["cost"]
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--study", "st", "--steps", "20")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "`--steps` must stay 30" in err and "--steps=20" in err
+    storage = str(tmp_path / "t.journal")
+    args = ["tune", "--problem", "quadratic", "--storage", storage, "--study", "st",
+            "--out", "none", "--json"]
+    assert main(args + ["--n-trials", "2"]) == 0  # --steps omitted: the stored 30 is kept
+    assert json.loads(capsys.readouterr().out)["cost"] == pytest.approx(before)
+    study = optuna.load_study(study_name="st", storage=open_storage(storage))
+    assert study.user_attrs["lrkit:total_steps"] == 30
+
+
+def test_resuming_with_another_schedule_or_seed_is_rejected(tmp_path, capsys):
+    assert main(tune_args(tmp_path, "--n-trials", "1", "--study", "ss",
+                          "--schedule", "cosine(30)", "--seed", "3")) == 0
+    capsys.readouterr()
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--study", "ss", "--schedule", "constant()",
+                          "--seed", "3")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "`--schedule` must stay 'cosine(30)'" in err
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--study", "ss", "--seed", "4")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "`--seed` must stay 3" in err
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--study", "ss", "--out", "none")) == 0
+    study = optuna.load_study(study_name="ss", storage=open_storage(str(tmp_path / "t.journal")))
+    assert study.user_attrs["lrkit:schedule"] == "cosine(30)" and study.user_attrs["lrkit:seed"] == 3
+    assert len(study.trials) == 2

@@ -165,3 +165,39 @@ def test_ctrl_c_fails_the_trial_as_interrupted_and_the_next_worker_retries_it(tm
     retry = study.get_trials()[retry[0].number]
     assert retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
     assert retry.params == trials[interrupted].params
+
+
+def test_ctrl_c_of_tune_with_workers_fails_their_trials_as_interrupted(tmp_path, study_name):
+    """SIGINT to 'lrkit tune --workers 2' terminated its workers (SIGTERM) in the middle of
+    their trials, which stayed RUNNING in the storage (no reason, no retry) until a later
+    worker reaped them; the workers now get the interrupt and fail them as interrupted."""
+    spec = str(tmp_path / "tune-int.journal")
+    storage = _create(spec, study_name, n_trials=8)
+    tune = subprocess.Popen([sys.executable, "-m", "lrkit.cli.main", "tune", "--problem",
+                             SLOW_PROBLEM, "--storage", spec, "--study", study_name,
+                             "--workers", "2", "--out", "none"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            running = study.get_trials(states=(TrialState.RUNNING,))
+            if len(running) == 2 and all(t.intermediate_values for t in running):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the two workers never got trials going")
+        tune.send_signal(signal.SIGINT)  # to the parent alone, as `kill -INT` does
+        assert tune.wait(timeout=60) == 130
+    finally:
+        if tune.poll() is None:
+            tune.kill()
+            tune.wait()
+    time.sleep(0.5)
+    trials = study.get_trials()
+    assert not [t.number for t in trials if t.state == TrialState.RUNNING]
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(failed) == 2
+    assert all(t.system_attrs.get("lrkit:failed_reason") == "interrupted" for t in failed)
+    retried = {t.system_attrs.get("lrkit:retry_of") for t in trials if t.state == TrialState.WAITING}
+    assert retried == {t.number for t in failed}

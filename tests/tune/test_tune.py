@@ -371,3 +371,15 @@ def test_one_noisy_batch_above_the_limit_when_cut_is_not_a_divergence():
     with pytest.raises(optuna.TrialPruned) as cut:
         trial.report(3, 6.0)  # mean of the window: 2.175
     assert not isinstance(cut.value, Diverged) and not trial.diverged
+
+
+def test_resuming_keeps_total_steps_and_rejects_another(tmp_path):
+    """A resumed study's ``total_steps`` was overwritten: ``None`` dropped its budget unit
+    (cost None, no rungs) and another value rescaled the cost of the trials already run."""
+    journal = str(tmp_path / "steps.journal")
+    first = tune(gd_objective, n_trials=3, total_steps=STEPS, storage=journal, study_name="ts")
+    with pytest.raises(ValueError, match=r"`total_steps` must stay 40 .* total_steps=20"):
+        tune(gd_objective, n_trials=4, total_steps=20, storage=journal, study_name="ts")
+    again = tune(gd_objective, n_trials=3, storage=journal, study_name="ts")
+    assert again.cost == pytest.approx(first.cost)
+    assert again.study.user_attrs["lrkit:total_steps"] == STEPS

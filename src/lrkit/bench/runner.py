@@ -164,6 +164,11 @@ def run_bench(
     resolved = [get(p) if isinstance(p, str) else p for p in problems]
     if not resolved:
         raise ValueError(f"`problems` must name at least one problem, but got problems={problems!r}")
+    names = [p.name for p in resolved]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:  # its rows would be counted twice in the summaries, and read from one
+        raise ValueError(f"`problems` must name each problem once, but got {', '.join(repeated)} "
+                         f"more than once (problems={names!r})")
     if not methods:
         raise ValueError(f"`methods` must name at least one method, but got methods={methods!r}")
     cells: list[Cell] = []

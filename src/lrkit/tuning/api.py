@@ -122,6 +122,25 @@ def resume_lr_range(study: Any, lr_range: tuple[float, float] | None,
     return stored
 
 
+def resume_setting(study: Any, name: str, key: str, value: Any, *,
+                   none_is_set: bool = False) -> Any:
+    """The value of setting ``name`` (user attribute ``key``) for ``study`` when it is
+    resumed: ``value=None`` takes the stored one, a different value raises ``ValueError``
+    (trials run under another setting are not comparable; use another study). A study
+    without the attribute (a new one) takes ``value``; so does one that stored None,
+    unless ``none_is_set`` (None is then a choice, such as the default schedule).
+    """
+    if key not in study.user_attrs or (study.user_attrs[key] is None and not none_is_set):
+        return value
+    stored = study.user_attrs[key]
+    if value is None or value == stored:
+        return stored
+    shown = "the default" if stored is None else repr(stored)
+    raise ValueError(f"`{name}` must stay {shown} to resume study {study.study_name!r}, "
+                     f"whose trials were run with it, but got {name}={value!r}; omit `{name}` "
+                     "to resume it, or use another `study_name`")
+
+
 def check_range_left(study: Any, lr_range: tuple[float, float]) -> None:
     """Raise ``ValueError`` when every rate in ``lr_range`` is at or above the lowest rate
     that diverged and no trial finished without diverging: nothing useful is left to try."""
@@ -159,6 +178,8 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
         n_trials: stop after this many finished trials.
         budget: stop after this many full-run equivalents (needs ``total_steps``).
         total_steps: steps of one full run: sets the pruner's rungs and the budget's unit.
+            A resumed study keeps its own: None takes it, a different one raises
+            ``ValueError``.
         storage: None (in memory), a journal file path, a SQLAlchemy URL, or an Optuna storage.
         study_name: defaults to a fresh unique name.
         lr_range: ``(low, high)`` rates searched (default ``(1e-6, 10.0)``). A resumed
@@ -222,6 +243,11 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     name = study_name or f"lrkit-{uuid.uuid4().hex[:8]}"
     study = create_or_load_study(storage_obj, name, sampler=sampler_obj, pruner=pruner_obj)
     low, high = resume_lr_range(study, lr_range) or DEFAULT_LR_RANGE
+    # the unit of the budget and of the cost of the trials already run
+    given_steps = total_steps
+    total_steps = resume_setting(study, "total_steps", "lrkit:total_steps", total_steps)
+    if total_steps != given_steps and not isinstance(pruner, optuna.pruners.BasePruner):
+        pruner_obj = study.pruner = make_pruner(pruner, total_steps=total_steps)  # its rungs
     settings = Settings(lr_range=(low, high), n_trials=n_trials, budget=budget,
                         total_steps=total_steps, heartbeat_interval=heartbeat_interval,
                         grace_period=grace, max_retries=max_retries, timeout=timeout,

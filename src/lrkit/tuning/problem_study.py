@@ -23,7 +23,7 @@ def problem_spec(spec: str) -> str:
 
 
 def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trials: int | None,
-                         budget: float | None, seed: int, steps: int | None,
+                         budget: float | None, seed: int | None, steps: int | None,
                          schedule: str | None, lr_range: tuple[float, float] | None,
                          sampler: str, pruner: str, heartbeat_interval: float,
                          grace_period: float, max_retries: int) -> Any:
@@ -33,11 +33,20 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     ``":memory:"``); a spec is opened only once every argument is valid, so bad input leaves
     no empty journal file behind. ``lr_range=None`` is the problem's default rate /1000 to
     x1000 for a new study and the stored range for an existing one; a different range for
-    an existing study raises ``ValueError``, like a different problem.
+    an existing study raises ``ValueError``, like a different problem. So do ``steps``,
+    ``seed`` and ``schedule`` (None: the stored one, else the problem's steps, seed 0 and
+    the default schedule): a trial of another length, data order or schedule is not
+    comparable with the ones already run.
     """
     from lrkit._validation import check_int
     from lrkit.problems import get
-    from lrkit.tuning.api import check_lr_range, make_pruner, make_sampler, resume_lr_range
+    from lrkit.tuning.api import (
+        check_lr_range,
+        make_pruner,
+        make_sampler,
+        resume_lr_range,
+        resume_setting,
+    )
     from lrkit.tuning.recovery import check_heartbeat
     from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import create_or_load_study
@@ -45,17 +54,16 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     optuna = require("optuna", "lrkit tune")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # before the study is created: the samplers reject a negative seed only later, in a worker
-    seed = check_int("seed", seed, minimum=0)
+    seed = None if seed is None else check_int("seed", seed, minimum=0)
     prob = get(problem)  # as given: its errors quote what the user typed
     spec = problem_spec(problem)
-    steps = prob.steps if steps is None else steps
     if lr_range is not None:
         lr_range = check_lr_range(lr_range)
     heartbeat_interval, grace_period = check_heartbeat(heartbeat_interval, grace_period)
     if schedule is not None:  # bad schedule text fails here, before the study is created
         from lrkit.problems.train import resolve_schedule
 
-        resolve_schedule(schedule, steps)
+        resolve_schedule(schedule, prob.steps if steps is None else steps)
     make_sampler(sampler)
     make_pruner(pruner)
     if isinstance(storage, str):
@@ -69,6 +77,10 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
                          f"`study_name` for problem={spec!r}")
     lr_range = resume_lr_range(study, lr_range) or \
         (prob.default_lr * 1e-3, prob.default_lr * 1e3)
+    steps = resume_setting(study, "steps", "lrkit:total_steps", steps) or prob.steps
+    seed = resume_setting(study, "seed", "lrkit:seed", seed) or 0
+    schedule = resume_setting(study, "schedule", "lrkit:schedule", schedule,
+                              none_is_set="lrkit:problem" in study.user_attrs)
     settings = Settings(lr_range=lr_range, n_trials=n_trials, budget=budget, total_steps=steps,
                         heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                         max_retries=max_retries)

@@ -67,8 +67,10 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="study name (default: tune-PROBLEM-seedS); same name resumes")
     parser.add_argument("--workers", type=int, default=1, metavar="K",
                         help="local worker processes (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="model init and data order (default 0)")
-    parser.add_argument("--steps", type=int, default=None, help="steps of one run (default: the problem's)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="model init and data order (default 0; a resumed study keeps its own)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="steps of one run (default: the problem's; a resumed study keeps its own)")
     parser.add_argument("--schedule", default=None, metavar="SPEC",
                         help="schedule text (default: 5%% linear warmup then cosine to 0)")
     parser.add_argument("--lr-range", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
@@ -105,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     if storage_spec == ":memory:" and workers > 1:
         raise ValueError("`storage` must be a file or database to share a study between "
                          f"workers, but got storage=':memory:' with workers={workers}")
-    study_name = args.study if args.study is not None else f"tune-{_slug(args.problem)}-seed{args.seed}"
+    seed = 0 if args.seed is None else args.seed
+    study_name = args.study if args.study is not None else f"tune-{_slug(args.problem)}-seed{seed}"
     study = create_problem_study(
         storage_spec, study_name, problem=args.problem, n_trials=n_trials, budget=budget,
         seed=args.seed, steps=steps, schedule=args.schedule,
@@ -155,8 +158,7 @@ def _run_local_workers(storage_spec: str, study_name: str, workers: int, study: 
                 bar.update(max(0, done - shown))
                 shown = max(shown, done)
     except KeyboardInterrupt:
-        for p in procs:
-            p.terminate()
+        _interrupt_workers(procs)
         raise
     finally:
         for p in procs:
@@ -165,6 +167,34 @@ def _run_local_workers(storage_spec: str, study_name: str, workers: int, study: 
     if bad:
         print(f"lrkit tune: {len(bad)} of {workers} workers exited with status {bad}; the study "
               f"keeps their finished trials", file=sys.stderr)
+
+
+def _interrupt_workers(procs: list[subprocess.Popen], wait: float = 2.0,
+                       grace: float = 20.0) -> None:
+    """Stop the workers after a Ctrl-C so that each fails its trial as "interrupted" and
+    queues its retry (terminating them would leave their trials RUNNING in the storage).
+
+    Ctrl-C in a terminal reaches the workers too (one process group), a ``kill -INT`` of
+    this process does not: the workers get ``wait`` seconds to leave on their own, then one
+    SIGINT each; those still there after ``grace`` seconds are terminated."""
+    import signal
+
+    def wait_all(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+
+    wait_all(wait)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    wait_all(grace)
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
 
 
 def _slug(spec: str) -> str:
