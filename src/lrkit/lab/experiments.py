@@ -205,7 +205,8 @@ class SweepResult:
         best_lr, best_gap: the rate with the smallest final gap, and that gap.
         good_range: ``(low, high)``, the rates of the good zone.
         max_stable_lr: the largest rate below the first divergence above ``best_lr``
-            (``None`` when nothing on the grid diverged).
+            (``None`` when nothing on the grid diverged above ``best_lr``, or when
+            ``best_lr`` itself diverged, as when every rate on the grid did).
         theory: reference rates by label (``"1/L"``, ``"2/(L+mu)"``, ``"2/L"`` for gradient
             descent on objectives with known ``L`` and ``mu``), empty otherwise.
         theory_gaps: the final gap of a run at exactly each theoretical rate.
