@@ -334,18 +334,25 @@ def test_a_plain_postgresql_url_names_an_installed_driver(monkeypatch):
     assert "p%40ss" not in str(info.value) and "\n" not in str(info.value)
 
 
-def test_a_trial_cut_by_the_pruner_while_blowing_up_is_recorded_as_diverged():
-    # the pruner may cut a trial before `patience` reports above the blow-up limit have
-    # confirmed a divergence; it must not end as a plain pruned trial with a finite value
-    from lrkit.tuning.trial import Diverged, Trial
+def _trial_under_a_pruner_that_always_cuts(report_every):
+    """An lrkit Trial whose study's pruner cuts it at every write."""
+    from lrkit.tuning.trial import Trial
 
     class AlwaysPrune(optuna.pruners.BasePruner):
         def prune(self, study, trial):
             return True
 
     study = optuna.create_study(pruner=AlwaysPrune())
-    trial = Trial(study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 10, log=True)}),
-                  total_steps=100, report_every=1, prune=True)
+    return Trial(study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 10, log=True)}),
+                 total_steps=100, report_every=report_every, prune=True)
+
+
+def test_a_trial_cut_by_the_pruner_while_blowing_up_is_recorded_as_diverged():
+    # the pruner may cut a trial before `patience` reports above the blow-up limit have
+    # confirmed a divergence; it must not end as a plain pruned trial with a finite value
+    from lrkit.tuning.trial import Diverged
+
+    trial = _trial_under_a_pruner_that_always_cuts(report_every=1)
     with pytest.raises(optuna.TrialPruned) as healthy:
         trial.report(0, 1.0)
     assert not isinstance(healthy.value, Diverged) and not trial.diverged
@@ -357,15 +364,9 @@ def test_a_trial_cut_by_the_pruner_while_blowing_up_is_recorded_as_diverged():
 def test_one_noisy_batch_above_the_limit_when_cut_is_not_a_divergence():
     # the window written at the cut averages four losses; one batch above the blow-up limit
     # (first 1.0, limit 5.0) in a window whose mean is below it is noise, not a blow-up
-    from lrkit.tuning.trial import Diverged, Trial
+    from lrkit.tuning.trial import Diverged
 
-    class AlwaysPrune(optuna.pruners.BasePruner):
-        def prune(self, study, trial):
-            return True
-
-    study = optuna.create_study(pruner=AlwaysPrune())
-    trial = Trial(study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 10, log=True)}),
-                  total_steps=100, report_every=4, prune=True)
+    trial = _trial_under_a_pruner_that_always_cuts(report_every=4)
     for step, loss in enumerate([1.0, 0.9, 0.8]):
         trial.report(step, loss)
     with pytest.raises(optuna.TrialPruned) as cut:
