@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -103,42 +104,38 @@ def check_lr_range(lr_range: Any) -> tuple[float, float]:
 
 def resume_lr_range(study: Any, lr_range: tuple[float, float] | None,
                     ) -> tuple[float, float] | None:
-    """The rate range of ``study`` when it is resumed: the stored one.
+    """The rate range of ``study`` when it is resumed: the stored one
+    (:func:`resume_setting`, equal within a relative 1e-9).
 
     ``lr_range=None`` takes the stored range (None for a new study); a different range is
     rejected, since the study's trials were sampled in the stored one.
     """
-    stored = study.user_attrs.get("lrkit:lr_range")
-    if stored is None:
-        return lr_range
-    stored = (float(stored[0]), float(stored[1]))
-    if lr_range is None:
-        return stored
-    if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(stored, lr_range, strict=True)):
-        raise ValueError(f"`lr_range` must stay ({stored[0]:.4g}, {stored[1]:.4g}) to resume "
-                         f"study {study.study_name!r}, whose trials were sampled there, but got "
-                         f"lr_range=({lr_range[0]:.4g}, {lr_range[1]:.4g}); omit `lr_range` to resume it, "
-                         "or use another `study_name`")
-    return stored
+    value = resume_setting(
+        study, "lr_range", "lrkit:lr_range", lr_range,
+        same=lambda a, b: all(math.isclose(x, y, rel_tol=1e-9) for x, y in zip(a, b, strict=True)),
+        show=lambda r: f"({float(r[0]):.4g}, {float(r[1]):.4g})")
+    return None if value is None else (float(value[0]), float(value[1]))
 
 
-def resume_setting(study: Any, name: str, key: str, value: Any, *,
-                   none_is_set: bool = False) -> Any:
+def resume_setting(study: Any, name: str, key: str, value: Any, *, none_is_set: bool = False,
+                   same: Callable[[Any, Any], bool] = operator.eq,
+                   show: Callable[[Any], str] = repr) -> Any:
     """The value of setting ``name`` (user attribute ``key``) for ``study`` when it is
-    resumed: ``value=None`` takes the stored one, a different value raises ``ValueError``
-    (trials run under another setting are not comparable; use another study). A study
-    without the attribute (a new one) takes ``value``; so does one that stored None,
-    unless ``none_is_set`` (None is then a choice, such as the default schedule).
+    resumed: ``value=None`` takes the stored one, a different value (not ``same``) raises
+    ``ValueError`` (trials run under another setting are not comparable; use another
+    study). A study without the attribute (a new one) takes ``value``; so does one that
+    stored None, unless ``none_is_set`` (None is then a choice, such as the default
+    schedule). ``show`` writes a value in the message.
     """
     if key not in study.user_attrs or (study.user_attrs[key] is None and not none_is_set):
         return value
     stored = study.user_attrs[key]
-    if value is None or value == stored:
+    if value is None or (stored is not None and same(value, stored)):
         return stored
-    shown = "the default" if stored is None else repr(stored)
+    shown = "the default" if stored is None else show(stored)
     raise ValueError(f"`{name}` must stay {shown} to resume study {study.study_name!r}, "
-                     f"whose trials were run with it, but got {name}={value!r}; omit `{name}` "
-                     "to resume it, or use another `study_name`")
+                     f"whose trials were run with it, but got {name}={show(value)}; omit "
+                     f"`{name}` to resume it, or use another `study_name`")
 
 
 def check_range_left(study: Any, lr_range: tuple[float, float]) -> None:
