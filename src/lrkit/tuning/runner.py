@@ -118,7 +118,8 @@ def closing_run(trials: list[Any], state: Progress, settings: Settings) -> dict[
     may not have run to the end. When at most one more trial fits (the last of
     ``n_trials``, or under 1.5 full runs of budget left), the parameters of the leading
     unfinished trial (:func:`~lrkit.tuning.sampler.leading_trial`) are run once more with
-    pruning off, unless a COMPLETE trial did at least as well where both reported. With the
+    pruning off, unless a COMPLETE trial did at least as well (:func:`~lrkit.tuning.sampler.beats`:
+    the unfinished trial's value carried forward to the COMPLETE one's last step). With the
     same seed that run reproduces the trial's prefix and finishes it, so the study ends with
     its best rate as a COMPLETE trial.
     """

@@ -6,8 +6,9 @@ sampler searches ``x = log10(lr)`` with that shape in mind:
 
 1. the first rate is ``start`` (a range-test suggestion, the optimizer's default rate, or the
    middle of the range in log space);
-2. from the incumbent ``x*`` (:func:`best_trial`: trials stopped at different steps are
-   compared where both reported, near ties going to the one that ran further), it proposes
+2. from the incumbent ``x*`` (:func:`best_trial`: a trial stopped early is compared with
+   its value carried forward to where the others got, near ties going to the one that ran
+   further), it proposes
    ``x* + s`` (uphill first: a rate past the cliff diverges and is pruned within a few
    steps, so looking there is cheap) and then ``x* - s``, skipping rates within ``s/2`` of a
    trial already run or running and anything at or above the lowest diverged rate;
