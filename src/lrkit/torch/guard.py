@@ -457,11 +457,10 @@ class Guard:
         The restored optimizer holds the snapshot's rates; put back the current ones."""
         self._scale *= factor
         scheduler = self.scheduler
-        if scheduler is not None and _has_settable_scale(scheduler):
-            scheduler.scale = scheduler.scale * factor  # re-applies the current step
-            return
         if scheduler is not None:
             _scale_scheduler(scheduler, factor)
+            if _has_settable_scale(scheduler):
+                return  # a ScheduleLR's scale re-applies the current step itself
         for group, rates in zip(self.optimizer.param_groups, current, strict=True):
             group.update({key: rate * factor for key, rate in rates.items() if key != "lr"})
         set_lrs(self.optimizer, [rates["lr"] * factor for rates in current])
