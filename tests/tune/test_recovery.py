@@ -198,6 +198,6 @@ def test_ctrl_c_of_tune_with_workers_fails_their_trials_as_interrupted(tmp_path,
     assert not [t.number for t in trials if t.state == TrialState.RUNNING]
     failed = [t for t in trials if t.state == TrialState.FAIL]
     assert len(failed) == 2
-    assert all(t.system_attrs.get("lrkit:failed_reason") == "interrupted" for t in failed)
+    assert all(t.system_attrs.get("lrkit:failed_reason") == "interrupted" for t in failed), [(t.number, t.system_attrs) for t in failed]
     retried = {t.system_attrs.get("lrkit:retry_of") for t in trials if t.state == TrialState.WAITING}
     assert retried == {t.number for t in failed}

@@ -200,21 +200,24 @@ def run_trial(study: Any, objective: Callable[[Trial], float], settings: Setting
     """
     optuna_trial = study.ask()
     low, high = settings.lr_range
-    try:
-        optuna_trial.suggest_float("lr", low, high, log=True)
-    except ValueError as exc:  # e.g. no rate left below a divergence, found meanwhile
-        _fail(study, optuna_trial, None, str(exc))
-        if range_exhausted(study.get_trials(deepcopy=False), low) is not None:
-            return None
-        raise
-    final = bool(optuna_trial.user_attrs.get("lrkit:final"))
-    trial = Trial(optuna_trial, total_steps=settings.total_steps, checkpoints=checkpoints,
-                  budget_steps=budget_steps, prune=not final)
-    guard = (Heartbeat(study._storage, optuna_trial._trial_id, settings.heartbeat_interval)
-             if heartbeat else None)
+    trial: Trial | None = None
+    guard: Heartbeat | None = None
     state, value = TrialState.COMPLETE, None
+    # from the ask on: an interrupt anywhere after it (not only inside the objective) must
+    # fail the trial as interrupted, or it stays RUNNING until another worker reaps it
     try:
-        if guard is not None:
+        try:
+            optuna_trial.suggest_float("lr", low, high, log=True)
+        except ValueError as exc:  # e.g. no rate left below a divergence, found meanwhile
+            _fail(study, optuna_trial, None, str(exc))
+            if range_exhausted(study.get_trials(deepcopy=False), low) is not None:
+                return None
+            raise
+        final = bool(optuna_trial.user_attrs.get("lrkit:final"))
+        trial = Trial(optuna_trial, total_steps=settings.total_steps, checkpoints=checkpoints,
+                      budget_steps=budget_steps, prune=not final)
+        if heartbeat:
+            guard = Heartbeat(study._storage, optuna_trial._trial_id, settings.heartbeat_interval)
             guard.__enter__()
         try:
             result = objective(trial)
