@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "benchmarks"
 ORDER = ["problems", "schedules", "finder", "guard", "guard_faults", "tune", "auto",
-         "auto_seeds8", "auto_heldout", "auto_heldout_seeds47", "auto_longer", "auto_budget", "auto_cost", "lab"]
+         "auto_seeds8", "auto_heldout", "auto_heldout_seeds47", "auto_longer", "auto_horizon", "auto_validation", "auto_budget", "auto_cost", "lab"]
 
 INTRO = """# Benchmarks
 

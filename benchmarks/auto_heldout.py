@@ -48,6 +48,13 @@ def _split(x: np.ndarray, y: np.ndarray, seed: int = 0):
     return (x[order[:cut]], y[order[:cut]]), (x[order[cut:]], y[order[cut:]])
 
 
+#: the fraction of each tabular problem's training part set aside as a validation set, and
+#: its batches by problem name (``benchmarks/auto_validation.py`` sets it; 0 keeps the
+#: problems as they are everywhere else)
+VALIDATION = {"fraction": 0.0}
+VALIDATION_BATCHES: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+
+
 def _stream(x: torch.Tensor, y: torch.Tensor, batch: int, seed: int):
     gen = torch.Generator().manual_seed(seed)
     while True:
@@ -87,6 +94,13 @@ def _tabular(name: str, description: str, x: np.ndarray, y: np.ndarray, *, split
     """A problem on a small in-memory data set: a 75/25 split, shuffled mini-batches."""
     (xtr, ytr), (xte, yte) = _split(x.astype(np.float32), y, seed=split_seed)
     xtr, xte, ytr, yte = map(torch.tensor, (xtr, xte, ytr, yte))
+    fraction = VALIDATION["fraction"]
+    if fraction:
+        name = f"{name}-val"
+        cut = len(xtr) - int(fraction * len(xtr))
+        xva, yva, xtr, ytr = xtr[cut:], ytr[cut:], xtr[:cut], ytr[:cut]
+        VALIDATION_BATCHES[f"heldout-{name}"] = [
+            (xva[i:i + batch], yva[i:i + batch]) for i in range(0, len(xva), batch)]
     return Problem(
         name=f"heldout-{name}", description=description, make_model=_seeded(build),
         make_optimizer=make_optimizer, loss_fn=lambda m, b: loss(m(b[0]), b[1]),
