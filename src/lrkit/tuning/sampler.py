@@ -329,11 +329,18 @@ class LRSampler(optuna.samplers.BaseSampler):
         # fine phase: a few Gaussian draws around the incumbent, keeping the one farthest
         # from every rate already tried (never the same rate twice, e.g. at a range edge)
         upper = max(lo, min(hi, cliff - self.min_step / 2))
-        draws = np.clip(self._rng.normal(best_x, self.min_step, size=8), lo, upper)
+        raw = self._rng.normal(best_x, self.min_step, size=8)
         span = np.clip(np.linspace(best_x - 2 * self.min_step, best_x + 2 * self.min_step, 9),
                        lo, upper)  # an incumbent outside the range (a range changed) stays out
-        draws = np.concatenate([draws, span])
+        draws = np.concatenate([np.clip(raw, lo, upper), span])
         gaps = [min(abs(float(d) - x) for x in seen) for d in draws]
+        if max(gaps) <= 0:
+            # every candidate was a rate already tried: with the incumbent at an end of the
+            # range, the draws beyond it clip onto it, and the span's points below it may all
+            # have been tried. Reflected at the ends instead, the draws land inside
+            reflected = np.where(raw > upper, 2 * upper - raw, np.where(raw < lo, 2 * lo - raw, raw))
+            draws = np.clip(reflected, lo, upper)
+            gaps = [min(abs(float(d) - x) for x in seen) for d in draws]
         return 10 ** float(draws[int(np.argmax(gaps))])
 
 
