@@ -232,3 +232,17 @@ def test_a_running_trial_is_no_reference_for_carrying_a_value_forward():
     study.add_trial(running)
     with_running = study.get_trials()
     assert beats(with_running[1], with_running[0], trials=with_running)
+
+
+def test_two_trials_asked_at_once_propose_different_rates():
+    """Two workers that ask at the same moment see the same trials, neither with a rate
+    yet: each must still propose its own (the lower-numbered one what it would alone)."""
+    sampler = LRSampler(start=0.01, seed=0)
+    study = run(sampler, 3, low=1e-4, high=1.0)
+    alone = sampler.propose(study.get_trials(), len(study.trials), 1e-4, 1.0)
+    first, second = study.ask(), study.ask()
+    trials = study.get_trials()  # the snapshot both workers read before either has sampled
+    rate_first = sampler.propose(trials, first.number, 1e-4, 1.0)
+    rate_second = sampler.propose(trials, second.number, 1e-4, 1.0)
+    assert rate_first == alone
+    assert not math.isclose(rate_first, rate_second, rel_tol=1e-9)

@@ -283,11 +283,26 @@ class LRSampler(optuna.samplers.BaseSampler):
     def propose(self, trials: Sequence[Any], number: int, low: float, high: float) -> float:
         """The next rate given the study's trials (``number`` is the trial being sampled).
 
+        Trials with a lower number that are running but have no rate yet (another worker
+        asked at the same moment and has not sampled) are given, in order, the rates they
+        will propose, and this trial proposes the next one: two workers that ask at once
+        see the same trials, and would otherwise both take the same rate.
+
         Raises ``ValueError`` when every rate in ``[low, high]`` is at or past the lowest
         rate that diverged: nothing is left to propose.
         """
+        pending = [t for t in trials if t.number < number and t.state == TrialState.RUNNING
+                   and "lr" not in t.params and "fixed_params" not in t.system_attrs]
+        taken: list[float] = []
+        for _ in pending:
+            taken.append(math.log10(self._propose(trials, number, low, high, taken)))
+        return self._propose(trials, number, low, high, taken)
+
+    def _propose(self, trials: Sequence[Any], number: int, low: float, high: float,
+                 taken: Sequence[float]) -> float:
+        """:meth:`propose` with ``taken`` (log10 rates) counted as rates already tried."""
         lo, hi = math.log10(low), math.log10(high)
-        seen: list[float] = []
+        seen: list[float] = list(taken)
         diverged: list[float] = []
         finished = []
         for t in trials:
