@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from auto_heldout import PROBES, PROBLEMS
+from auto_heldout import PROBES, PROBLEMS, write_section
 
 from lrkit.bench.methods import auto_run
 from lrkit.problems import get, names
@@ -59,9 +58,7 @@ def main() -> None:
         summary.append(f"| **geometric mean, {label}** | "
                        + " | ".join(f"{g:.3f}" for g in geo) + " |")
     lines += summary + [""]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_section(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,26 @@ def _split(x: np.ndarray, y: np.ndarray, seed: int = 0):
     return (x[order[:cut]], y[order[:cut]]), (x[order[cut:]], y[order[cut:]])
 
 
+def add_seeds_argument(parser: argparse.ArgumentParser) -> None:
+    """``--seeds``: the seeds of every figure (and of the grid), 0-3 by default."""
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3],
+                        help="seeds of every figure (and of the grid); at least 4")
+
+
+def checked_seeds(parser: argparse.ArgumentParser, seeds: list[int]) -> tuple[int, ...]:
+    """``seeds`` as a tuple; a parser error when fewer than 4 are distinct."""
+    if len(set(seeds)) < 4:
+        parser.error(f"--seeds needs at least 4 distinct seeds, but got {seeds}")
+    return tuple(seeds)
+
+
+def write_section(out: str, lines: list[str]) -> None:
+    """Write a Markdown section (for ``benchmarks/assemble.py``) and print it."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 #: the fraction of each tabular problem's training part set aside as a validation set, and
 #: its batches by problem name (``benchmarks/auto_validation.py`` sets it; 0 keeps the
 #: problems as they are everywhere else)
@@ -250,14 +270,11 @@ PROBES = {"linreg-diabetes": linreg_diabetes, "cancer-logreg-adam": cancer_logre
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["auto", "finder", "tune", "default", "prodigy"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3],
-                        help="seeds of every figure (and of the grid); at least 4")
+    add_seeds_argument(parser)
     parser.add_argument("--out", default="docs/benchmarks/auto_heldout.md")
     args = parser.parse_args()
-    if len(set(args.seeds)) < 4:
-        parser.error(f"--seeds needs at least 4 distinct seeds, but got {args.seeds}")
+    seeds = checked_seeds(parser, args.seeds)
     torch.set_num_threads(1)
-    seeds = tuple(args.seeds)
     default_seeds = seeds == (0, 1, 2, 3)
     command = "python benchmarks/auto_heldout.py" + (
         "" if default_seeds else " --seeds " + " ".join(map(str, seeds)) + f" --out {args.out}")
@@ -302,9 +319,7 @@ def main() -> None:
         geo = [float(np.exp(np.mean(np.log(ratios[m][part])))) for m in args.methods]
         lines.append(f"| geometric mean, {label} | " + " | ".join(f"{g:.3f}" for g in geo) + " | | |")
     lines.append("")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_section(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -50,13 +50,11 @@ def best_rate(problem, lrs: np.ndarray, steps: int, seeds: tuple[int, ...]) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3])
+    auto_heldout.add_seeds_argument(parser)
     parser.add_argument("--out", default="docs/benchmarks/auto_horizon.md")
     args = parser.parse_args()
-    if len(set(args.seeds)) < 4:
-        parser.error(f"--seeds needs at least 4 distinct seeds, but got {args.seeds}")
+    seeds = auto_heldout.checked_seeds(parser, args.seeds)
     torch.set_num_threads(1)
-    seeds = tuple(args.seeds)
     outside = {**auto_heldout.PROBLEMS, **auto_heldout.PROBES}
     rows = [(name, lambda n=name: problems.get(n)) for name in problems.names()]
     rows += [(f"{name} (outside)", factory) for name, factory in outside.items()]
@@ -82,9 +80,7 @@ def main() -> None:
         lines.append(f"| {name} | {cells} | {grid.best_lr:.3g} | {grid.best_lr / bests[0]:.2g} |")
         print(lines[-1], f"[{time.perf_counter() - start:.0f} s]", flush=True)
     lines.append("")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    auto_heldout.write_section(args.out, lines)
 
 
 if __name__ == "__main__":

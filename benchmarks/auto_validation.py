@@ -49,18 +49,15 @@ def run(problem, val, use_val: bool, seed: int) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3],
-                        help="seeds of every figure (and of the grid); at least 4")
+    auto_heldout.add_seeds_argument(parser)
     parser.add_argument("--fraction", type=float, default=0.2,
                         help="the share of each training part set aside for validation")
     parser.add_argument("--out", default="docs/benchmarks/auto_validation.md")
     args = parser.parse_args()
-    if len(set(args.seeds)) < 4:
-        parser.error(f"--seeds needs at least 4 distinct seeds, but got {args.seeds}")
+    seeds = auto_heldout.checked_seeds(parser, args.seeds)
     if not 0 < args.fraction < 1:
         parser.error(f"--fraction must be in (0, 1), but got {args.fraction}")
     torch.set_num_threads(1)
-    seeds = tuple(args.seeds)
     auto_heldout.VALIDATION["fraction"] = args.fraction
     factories = {**auto_heldout.PROBLEMS, **auto_heldout.PROBES}
     names = [n for n in factories if n != "seq-conv"]  # the one that is not tabular
@@ -95,9 +92,7 @@ def main() -> None:
     geo = [float(np.exp(np.mean(np.log(ratios[v])))) for v in VARIANTS]
     lines.append("| geometric mean | " + " | ".join(f"{g:.3f}" for g in geo) + " | | | |")
     lines.append("")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    auto_heldout.write_section(args.out, lines)
 
 
 if __name__ == "__main__":
