@@ -97,6 +97,18 @@ def test_float_steps_up_to_the_largest_float_are_finite_and_agree(s: Schedule) -
 
 
 @pytest.mark.parametrize("s", EXAMPLES, ids=IDS)
+def test_integer_steps_beyond_float_range_raise_a_clear_value_error(s: Schedule) -> None:
+    # python ints have no bound, but every formula works in float64: a step that no
+    # float can hold is rejected like inf, not left to an OverflowError deep inside
+    beyond = 10**400
+    with pytest.raises(ValueError, match="`step` must be finite"):
+        s(beyond)
+    with pytest.raises(ValueError, match="`step` must be finite"):
+        s([0, beyond])
+    assert math.isfinite(s(int(sys.float_info.max)))  # the largest float's integer still works
+
+
+@pytest.mark.parametrize("s", EXAMPLES, ids=IDS)
 def test_starts_above_zero_and_peaks_at_most_one(s: Schedule) -> None:
     # every example here starts above zero: warmups never waste update 0
     assert 0.0 < s(0) <= 1.0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterator
 from typing import Any, ClassVar, overload
 
@@ -113,6 +114,10 @@ class Schedule:
                 t: int | float = int(step)
                 if t < 0:
                     raise ValueError(f"`step` must be >= 0, but got step={step!r}")
+                if t > sys.float_info.max:
+                    # every formula works in float64; past its range no step is meaningful
+                    raise ValueError(f"`step` must be finite as a float, but got an integer "
+                                     f"of {len(str(t))} digits")
             else:
                 t = float(step)
                 if not (t >= 0.0 and math.isfinite(t)):
@@ -121,6 +126,9 @@ class Schedule:
         if isinstance(step, (np.ndarray, list, tuple)):
             try:
                 steps = np.asarray(step, dtype=np.float64)
+            except OverflowError as exc:
+                raise ValueError("`step` must be finite as floats, but the array holds an "
+                                 "integer beyond float64's range") from exc
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"`step` must be numbers, but got step={step!r}") from exc
             if steps.size and not (np.all(np.isfinite(steps)) and np.all(steps >= 0.0)):
