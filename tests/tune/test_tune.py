@@ -384,3 +384,27 @@ def test_resuming_keeps_total_steps_and_rejects_another(tmp_path):
     again = tune(gd_objective, n_trials=3, storage=journal, study_name="ts")
     assert again.cost == pytest.approx(first.cost)
     assert again.study.user_attrs["lrkit:total_steps"] == STEPS
+
+
+def test_resuming_with_a_grace_shorter_than_running_workers_heartbeat_is_rejected(tmp_path):
+    # a worker that joined with a 10 s heartbeat is still running a trial: a 5 s grace
+    # would fail its live trial as stale, so the resume is refused, naming both values
+    storage = str(tmp_path / "study.log")
+    tune(gd_objective, n_trials=2, total_steps=STEPS, storage=storage, study_name="s",
+         heartbeat_interval=10.0)
+    from lrkit.tuning.storage import open_storage
+
+    optuna.load_study(storage=open_storage(storage), study_name="s").ask()  # still running
+    with pytest.raises(ValueError, match=r"grace_period=5 .*\(10 s\)|\(10 s\).*grace_period=5"):
+        tune(gd_objective, n_trials=3, total_steps=STEPS, storage=storage, study_name="s",
+             heartbeat_interval=1.0, grace_period=5.0)
+
+
+def test_resuming_with_new_heartbeat_settings_applies_them_when_no_trial_runs(tmp_path):
+    storage = str(tmp_path / "study.log")
+    tune(gd_objective, n_trials=2, total_steps=STEPS, storage=storage, study_name="s",
+         heartbeat_interval=10.0)
+    result = tune(gd_objective, n_trials=3, total_steps=STEPS, storage=storage, study_name="s",
+                  heartbeat_interval=1.0, grace_period=5.0)
+    attrs = result.study.user_attrs
+    assert (attrs["lrkit:heartbeat_interval"], attrs["lrkit:grace_period"]) == (1.0, 5.0)

@@ -208,7 +208,7 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     """
     optuna = require("optuna", "lrkit.tune")
     from lrkit.tuning.pruner import DivergencePruner
-    from lrkit.tuning.recovery import check_heartbeat
+    from lrkit.tuning.recovery import check_heartbeat, check_resumed_grace
     from lrkit.tuning.runner import Settings, run_worker
     from lrkit.tuning.storage import create_or_load_study, open_storage
 
@@ -239,6 +239,7 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     storage_obj = open_storage(storage)
     name = study_name or f"lrkit-{uuid.uuid4().hex[:8]}"
     study = create_or_load_study(storage_obj, name, sampler=sampler_obj, pruner=pruner_obj)
+    check_resumed_grace(study, grace)
     low, high = resume_lr_range(study, lr_range) or DEFAULT_LR_RANGE
     # the unit of the budget and of the cost of the trials already run
     given_steps = total_steps

@@ -47,7 +47,7 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
         resume_lr_range,
         resume_setting,
     )
-    from lrkit.tuning.recovery import check_heartbeat
+    from lrkit.tuning.recovery import check_heartbeat, check_resumed_grace
     from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import create_or_load_study
 
@@ -75,6 +75,7 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     if old is not None and old != spec:
         raise ValueError(f"`study_name` {study_name!r} tunes problem {old!r}; use another "
                          f"`study_name` for problem={spec!r}")
+    check_resumed_grace(study, grace_period)
     lr_range = resume_lr_range(study, lr_range) or \
         (prob.default_lr * 1e-3, prob.default_lr * 1e3)
     steps = resume_setting(study, "steps", "lrkit:total_steps", steps) or prob.steps

@@ -97,6 +97,22 @@ def check_heartbeat(heartbeat_interval: Any, grace_period: Any) -> tuple[float, 
     return heartbeat_interval, grace_period
 
 
+def check_resumed_grace(study: Any, grace_period: float) -> None:
+    """Raise ``ValueError`` when joining ``study`` while it has running trials with a grace
+    period shorter than twice the heartbeat interval stored in it: the workers running them
+    keep beating at that interval, so a shorter grace would fail their live trials as
+    stale. Any other change of the heartbeat interval, grace period or retries applies to
+    the workers that join from then on."""
+    stored = study.user_attrs.get("lrkit:heartbeat_interval")
+    if stored is None or grace_period >= 2 * stored:
+        return
+    if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        raise ValueError(
+            f"`grace_period` must be at least twice the heartbeat interval of the workers "
+            f"already in study {study.study_name!r} ({stored:g} s), but got "
+            f"grace_period={grace_period:g}; their live trials would be failed as stale")
+
+
 def stale_reason(trial: Any, grace_period: float, now: float | None = None) -> str | None:
     """Why a RUNNING lrkit trial is stale, or None when its worker looks alive."""
     attrs = trial.system_attrs
