@@ -80,6 +80,7 @@ def test_second_call_is_a_cache_hit(tmp_path, counted):
     files = list(tmp_path.glob("*.json"))
     assert len(files) == 1 and files[0].name.startswith("quadratic-k10-full-")
     assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.lock"))  # the lock file goes with the lock
 
 
 def test_cache_key_covers_seeds_steps_schedule_and_per_decade(tmp_path):
@@ -141,19 +142,23 @@ def test_two_callers_at_once_compute_the_grid_once(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(grid, "_compute", compute)
-    results = [None, None]
+    results = [None] * 4
 
     def call(i):
         results[i] = grid_search(tiny_quadratic(), seeds=(0, 1), per_decade=2, cache_dir=tmp_path)
 
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(2)]
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    # the waiters read the first caller's result, also those that had opened the lock
+    # file it removed when it was done
     assert len(computed) == 1
-    assert sorted(r.cache_hit for r in results) == [False, True]
-    np.testing.assert_array_equal(results[0].losses, results[1].losses)
+    assert sorted(r.cache_hit for r in results) == [False, True, True, True]
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0].losses, other.losses)
+    assert not list(tmp_path.glob("*.lock"))
 
 
 def test_result_round_trips_through_json_with_infinities():

@@ -330,19 +330,32 @@ def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (no-op where ``fcntl`` is missing)."""
+    """An exclusive advisory lock on ``path`` (no-op where ``fcntl`` is missing), whose
+    file is removed when the lock is released, so none is left beside the cache."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
+    while True:
+        handle = open(path, "a")
         fcntl.flock(handle, fcntl.LOCK_EX)
+        # a waiter may have locked a file its holder then removed: only the file still at
+        # ``path`` excludes the others, so lock again until it is that one
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # before unlocking, so no one locks the removed file as current
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def _safe(name: str) -> str:
