@@ -34,6 +34,7 @@ from lrkit._progress import progress_bar
 from lrkit._validation import check_callable, check_int, check_positive
 from lrkit.auto.budget import DEFAULT_BUDGET, BudgetExceeded, check_budget
 from lrkit.auto.core import Decision, Settings, run_auto
+from lrkit.problems.train import default_schedule
 from lrkit.schedules import as_schedule, warn_if_ends_early
 from lrkit.torch.cycle import Cycle
 from lrkit.torch.groups import read_base_lrs, set_lrs
@@ -259,13 +260,6 @@ class TorchSession:
         # gone back past a checkpoint (which the algorithm then drops): the next snapshot
         # must keep the batches from this one on
         self._previous_snapshot = cursor
-
-
-def default_schedule(steps: int) -> Any:
-    """lrkit's default shape: linear warmup over the first 5% of steps, then cosine to 0."""
-    from lrkit.auto import default_schedule as core_default
-
-    return core_default(steps)
 
 
 def autotrain(
