@@ -155,7 +155,20 @@ def run_bench(
     cache_dir: Any = True,
     progress: bool = False,
 ) -> BenchResult:
-    """Run every method on every problem for seeds ``0 .. seeds-1``; see the module doc."""
+    """Run every method on every problem for seeds ``0 .. seeds-1``; see the module doc.
+
+    ``problems`` are registered names, ``path.py:function`` specs or :class:`Problem`
+    objects; ``methods`` come from :func:`lrkit.bench.methods.get_methods`. The reference
+    grid of each problem is cached under ``cache_dir`` (True: the default directory;
+    None: no cache).
+
+    >>> from lrkit.bench.methods import get_methods
+    >>> from lrkit.problems import make_quadratic
+    >>> small = make_quadratic(condition=10.0, dim=5, steps=60, n_train=128, n_held_out=128)
+    >>> result = run_bench([small], get_methods(["auto", "default"]), seeds=4, cache_dir=None)
+    >>> result.cell(small.name, "auto").ratio < 1.1 < result.cell(small.name, "default").ratio
+    True
+    """
     from lrkit.problems import get
     from lrkit.problems.grid import grid_search
 

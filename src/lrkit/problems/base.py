@@ -76,7 +76,11 @@ def register(name: str) -> Callable[[Callable[[], Problem]], Callable[[], Proble
 
 
 def names() -> list[str]:
-    """The registered problem names, in registration order."""
+    """The registered problem names, in registration order.
+
+    >>> names()[:3]
+    ['quadratic', 'logistic', 'digits-mlp']
+    """
     _load_builtins()
     return list(_REGISTRY)
 

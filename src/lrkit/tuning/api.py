@@ -266,7 +266,19 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
 
 
 def result_of(study: Any, total_steps: int | None = None) -> TuneResult:
-    """A :class:`TuneResult` for a study (e.g. one loaded with ``optuna.load_study``)."""
+    """A :class:`TuneResult` for a study (e.g. one loaded with ``optuna.load_study``).
+
+    >>> import lrkit
+    >>> def objective(trial):
+    ...     w = 1.0
+    ...     for _ in range(20):
+    ...         w -= trial.lr * w
+    ...     return w * w
+    >>> first = lrkit.tune(objective, n_trials=6, lr_range=(1e-3, 1.0), seed=0)
+    >>> again = result_of(first.study)
+    >>> again.best_lr == first.best_lr and len(again.trials) == 6
+    True
+    """
     from lrkit.tuning.runner import summarize, trial_steps
     from lrkit.tuning.sampler import best_trial
 
