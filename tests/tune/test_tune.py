@@ -408,3 +408,33 @@ def test_resuming_with_new_heartbeat_settings_applies_them_when_no_trial_runs(tm
                   heartbeat_interval=1.0, grace_period=5.0)
     attrs = result.study.user_attrs
     assert (attrs["lrkit:heartbeat_interval"], attrs["lrkit:grace_period"]) == (1.0, 5.0)
+
+
+def test_the_last_trial_waits_for_running_trials_before_choosing_the_closing_run(tmp_path):
+    """Audit case: with --workers 2, the closing run was chosen while another worker's trial
+    (the eventual leader) was still running, and finished a worse rate instead."""
+    import threading
+    import time
+
+    from lrkit.tuning.pruner import DivergencePruner
+    from lrkit.tuning.runner import Settings, run_worker
+    from lrkit.tuning.sampler import LRSampler
+    from lrkit.tuning.storage import create_or_load_study, open_storage
+
+    storage = open_storage(str(tmp_path / "study.journal"))
+    study = create_or_load_study(storage, "s", sampler=LRSampler(seed=0),
+                                 pruner=DivergencePruner(total_steps=STEPS))
+    other = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 10.0, log=True)})
+    settings = Settings(lr_range=(1e-4, 10.0), n_trials=2, total_steps=STEPS,
+                        poll_interval=0.05, final_run=True)
+    worker = threading.Thread(target=run_worker, args=(study, gd_objective, settings),
+                              daemon=True)
+    worker.start()
+    time.sleep(1.0)
+    started_meanwhile = len(study.get_trials(deepcopy=False)) - 1
+    study.tell(other, 0.5)
+    worker.join(timeout=60)
+    # the next trial would be the last: the worker waited for the running one
+    assert started_meanwhile == 0
+    assert not worker.is_alive()
+    assert len(study.get_trials(deepcopy=False)) == 2

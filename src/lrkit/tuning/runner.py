@@ -111,6 +111,19 @@ def progress_of(trials: list[Any], settings: Settings) -> Progress:
                     failed=counts[TrialState.FAIL], cost=cost, final_done=final_done)
 
 
+def closing_due(trials: list[Any], state: Progress, settings: Settings) -> bool:
+    """Whether the next trial to start is the study's last, the one :func:`closing_run`
+    may spend on finishing the leading rate (and none has been queued yet)."""
+    if not settings.final_run or state.waiting or state.final_done:
+        return False
+    last = False
+    if settings.n_trials is not None:
+        last = settings.n_trials - (state.done + state.running) == 1
+    if settings.budget is not None:
+        last = last or settings.budget - state.cost < 1.5
+    return last and not any(t.user_attrs.get("lrkit:final") for t in trials)
+
+
 def closing_run(trials: list[Any], state: Progress, settings: Settings) -> dict[str, Any] | None:
     """Parameters for a closing full run, or None.
 
@@ -123,16 +136,7 @@ def closing_run(trials: list[Any], state: Progress, settings: Settings) -> dict[
     same seed that run reproduces the trial's prefix and finishes it, so the study ends with
     its best rate as a COMPLETE trial.
     """
-    if not settings.final_run or state.waiting or state.final_done:
-        return None
-    last = False
-    if settings.n_trials is not None:
-        last = settings.n_trials - (state.done + state.running) == 1
-    if settings.budget is not None:
-        last = last or settings.budget - state.cost < 1.5
-    if not last:
-        return None
-    if any(t.user_attrs.get("lrkit:final") for t in trials):
+    if not closing_due(trials, state, settings):
         return None
     best, lead = best_trial(trials), leading_trial(trials)
     if lead is None:
@@ -174,6 +178,11 @@ def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settin
             if state.running == 0 or timed_out or not heartbeat:
                 return ran
             time.sleep(settings.poll_interval)  # another worker is busy; stay to reap it
+            continue
+        if heartbeat and state.running and closing_due(trials, state, settings):
+            # the trials still running may yet take the lead: the last trial is chosen
+            # once they are done (else two workers close on whichever led first)
+            time.sleep(settings.poll_interval)
             continue
         closing = closing_run(trials, state, settings)
         if closing is not None:
