@@ -189,3 +189,28 @@ def test_resuming_with_another_schedule_or_seed_is_rejected(tmp_path, capsys):
     study = optuna.load_study(study_name="ss", storage=open_storage(str(tmp_path / "t.journal")))
     assert study.user_attrs["lrkit:schedule"] == "cosine(30)" and study.user_attrs["lrkit:seed"] == 3
     assert len(study.trials) == 2
+
+
+def test_resuming_a_default_schedule_study_with_a_schedule_is_rejected(tmp_path, capsys):
+    """Audit case: the default schedule (None) was never stored, so a resume with
+    --schedule was taken for a new study and mixed schedules in one study."""
+    assert main(tune_args(tmp_path, "--n-trials", "1", "--study", "sd")) == 0
+    capsys.readouterr()
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--study", "sd",
+                          "--schedule", "constant()")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "`--schedule` must stay the default" in err
+    study = optuna.load_study(study_name="sd", storage=open_storage(str(tmp_path / "t.journal")))
+    assert study.user_attrs["lrkit:schedule"] is None and len(study.trials) == 1
+
+
+def test_resuming_without_a_stopping_rule_keeps_the_stored_budget(tmp_path, capsys):
+    """Audit case: a study created with --budget 1 and resumed with neither --budget nor
+    --n-trials ran on to the default 20 trials."""
+    assert main(tune_args(tmp_path, "--budget", "1", "--study", "sb", "--json")) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(tune_args(tmp_path, "--study", "sb", "--json")) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert len(again["trials"]) == len(first["trials"]) and again["cost"] <= 1.0 + 1e-9
+    study = optuna.load_study(study_name="sb", storage=open_storage(str(tmp_path / "t.journal")))
+    assert study.user_attrs["lrkit:budget"] == 1.0 and study.user_attrs["lrkit:n_trials"] is None

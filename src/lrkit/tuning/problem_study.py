@@ -13,6 +13,9 @@ from typing import Any
 
 from lrkit._optional import require
 
+#: trials of a new study when neither ``n_trials`` nor ``budget`` is given
+DEFAULT_TRIALS = 20
+
 
 def problem_spec(spec: str) -> str:
     """A problem spec that other processes can resolve: file paths made absolute."""
@@ -36,7 +39,9 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     an existing study raises ``ValueError``, like a different problem. So do ``steps``,
     ``seed`` and ``schedule`` (None: the stored one, else the problem's steps, seed 0 and
     the default schedule): a trial of another length, data order or schedule is not
-    comparable with the ones already run.
+    comparable with the ones already run. ``n_trials`` and ``budget`` may change on resume;
+    with neither given, a resumed study keeps its stored ones and a new one runs
+    ``DEFAULT_TRIALS``.
     """
     from lrkit._validation import check_int
     from lrkit.problems import get
@@ -82,6 +87,11 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     seed = resume_setting(study, "seed", "lrkit:seed", seed) or 0
     schedule = resume_setting(study, "schedule", "lrkit:schedule", schedule,
                               none_is_set="lrkit:problem" in study.user_attrs)
+    if n_trials is None and budget is None:  # how long to run: as stored, else 20 trials
+        n_trials = study.user_attrs.get("lrkit:n_trials")
+        budget = study.user_attrs.get("lrkit:budget")
+        if n_trials is None and budget is None:
+            n_trials = DEFAULT_TRIALS
     settings = Settings(lr_range=lr_range, n_trials=n_trials, budget=budget, total_steps=steps,
                         heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                         max_retries=max_retries)
@@ -89,7 +99,8 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
         "lrkit:problem": spec, "lrkit:seed": seed, "lrkit:schedule": schedule,
         "lrkit:sampler": sampler, "lrkit:pruner": pruner, "lrkit:start": prob.default_lr})
     for key, value in attrs.items():
-        if study.user_attrs.get(key) != value:
+        # stored even when None: a None schedule is the default one, a choice to keep
+        if key not in study.user_attrs or study.user_attrs[key] != value:
             study.set_user_attr(key, value)
     return study
 

@@ -58,7 +58,8 @@ def register(subparsers: Any) -> None:
 
 def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-trials", type=int, default=None, metavar="N",
-                        help="finished trials to run (default 20 unless --budget is given)")
+                        help="finished trials to run (default: a resumed study's own, else "
+                        "20 unless --budget is given)")
     parser.add_argument("--budget", type=float, default=None, metavar="RUNS",
                         help="stop after this many full-run equivalents of compute")
     parser.add_argument("--storage", default=None, metavar="PATH|URL",
@@ -99,8 +100,6 @@ def run(args: argparse.Namespace) -> int:
     workers = check_int("workers", args.workers, minimum=1)
     n_trials = None if args.n_trials is None else check_int("n_trials", args.n_trials, minimum=1)
     budget = None if args.budget is None else check_positive("budget", args.budget)
-    if n_trials is None and budget is None:
-        n_trials = 20
     steps = None if args.steps is None else check_int("steps", args.steps, minimum=1)
     check_names(args)
     storage_spec = DEFAULT_STORAGE if args.storage is None else args.storage
@@ -120,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     if workers == 1:
         from lrkit._progress import progress_bar
 
-        with progress_bar(n_trials, f"tune {study_name}", progress) as bar:
+        total = Settings.from_attrs(study.user_attrs).n_trials  # given, stored or the default
+        with progress_bar(total, f"tune {study_name}", progress) as bar:
             study, _ = run_problem_worker(storage, study_name, on_trial=lambda t: bar.update(1))
     else:
         _run_local_workers(storage_spec, study_name, workers, study, progress, args.verbose)
