@@ -57,6 +57,40 @@ def test_an_unsupported_format_fails_before_any_work(argv, tmp_path, monkeypatch
     assert list(tmp_path.iterdir()) == []
 
 
+
+@pytest.mark.parametrize("argv, name", [
+    (FIND, "x.png"),
+    (["auto", "--problem", "quadratic"], "x.png"),
+    (["tune", "--problem", "quadratic"], "x.png"),
+    (["bench", "--problem", "quadratic"], "x.md"),
+    (["lab", "sweep", "--num", "3", "--steps", "3"], "x.png"),
+])
+def test_an_unwritable_out_fails_before_any_work(argv, name, tmp_path, monkeypatch, capsys):
+    """Audit case: a path that could not be written was found only when the plot was saved,
+    after the whole run, and the results were lost with it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--out", str(tmp_path / "notes.txt" / name)])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "argument --out" in lines[0] and "is a file, not a folder" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="root may write in a read-only folder")
+def test_out_in_a_folder_without_write_permission_fails_before_any_work(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    with pytest.raises(SystemExit) as info:
+        main([*FIND, "--out", str(locked / "x.png")])
+    assert info.value.code == 2
+    assert "cannot write in" in capsys.readouterr().err
+
+
 def test_plot_path_type_resolves_paths(tmp_path):
     convert = plot_path_type("default.png")
     assert convert("none") == "none" and convert("NONE") == "none"
@@ -126,3 +160,12 @@ def test_name_flags_leaves_the_users_quoted_text_alone():
         "--steps=-1 is negative; the problem's --steps=200")
     assert name_flags('got text="a\\"steps=1" and steps=2', flags) == \
         'got --schedule="a\\"steps=1" and --steps=2'
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_out_in_proc_fails_before_any_work_even_for_root(capsys):
+    # permission bits let root "write" there; only a real write finds that it cannot
+    with pytest.raises(SystemExit) as info:
+        main([*FIND, "--out", "/proc/x.png"])
+    assert info.value.code == 2
+    assert "cannot write in '/proc'" in capsys.readouterr().err

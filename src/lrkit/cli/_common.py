@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,27 @@ def plot_path_type(default_name: str, formats: frozenset[str] = PLOT_FORMATS,
             raise argparse.ArgumentTypeError(
                 f"unsupported format {suffix!r}: the path must end in one of "
                 f"{', '.join('.' + f for f in sorted(formats))} (or be 'none'), but got {value!r}")
+        _check_writable(path, value)
         return str(path)
 
     convert.__name__ = "path"  # argparse names the type in its own messages
     return convert
+
+
+def _check_writable(path: Path, value: str) -> None:
+    """Raise ``ArgumentTypeError`` unless a file can be created at ``path`` (its missing
+    folders are made later): found when the command line is read, not after the work."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{str(folder)!r} is a file, not a folder, but got {value!r}")
+    try:  # a real write: permission bits do not tell what root may not write (/proc, read-only mounts)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot write in {str(folder)!r} ({exc.strerror or exc}), but got {value!r}") from None
 
 
 def add_output_argument(parser: argparse.ArgumentParser, default_name: str) -> None:
