@@ -169,3 +169,22 @@ def test_out_in_proc_fails_before_any_work_even_for_root(capsys):
         main([*FIND, "--out", "/proc/x.png"])
     assert info.value.code == 2
     assert "cannot write in '/proc'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["find", "--num", "10"], ["auto", "--steps", "40"]])
+def test_json_stdout_holds_only_the_document_when_a_problem_file_prints(command, tmp_path,
+                                                                         capsys):
+    """Audit case: a user's problem file that printed put its text before the JSON."""
+    import json
+
+    source = tmp_path / "chatty.py"
+    source.write_text('print("hello from user module")\n'
+                      "from lrkit.problems import get\n\n\n"
+                      "def make():\n"
+                      '    print("building the problem")\n'
+                      '    return get("quadratic")\n')
+    assert main([command[0], "--problem", f"{source}:make", *command[1:], "--json",
+                 "--out", "none"]) == 0
+    captured = capsys.readouterr()
+    assert isinstance(json.loads(captured.out), dict)
+    assert "hello from user module" in captured.err and "building the problem" in captured.err

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 
 def add_problem_argument(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
@@ -155,10 +156,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+#: where :func:`print_json` writes while :func:`json_stdout` holds stdout for it
+_json_stream: list[TextIO] = []
+
+
+@contextlib.contextmanager
+def json_stdout() -> Iterator[None]:
+    """Keep stdout for the JSON document alone: anything else printed meanwhile (a user's
+    problem file, a library) goes to stderr, so ``--json`` output always parses."""
+    _json_stream.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _json_stream.pop()
+
+
 def print_json(payload: Any) -> None:
     """Print ``payload`` as JSON; non-finite floats become the strings "nan"/"inf"."""
-    json.dump(_jsonable(payload), sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    stream = _json_stream[-1] if _json_stream else sys.stdout
+    json.dump(_jsonable(payload), stream, indent=2)
+    stream.write("\n")
 
 
 def format_table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -4,6 +4,7 @@ into a one-line message with exit status 2."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
@@ -87,8 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     name = _command_name(args)
+    from lrkit.cli._common import json_stdout
+
+    json_only = json_stdout() if getattr(args, "json", False) else contextlib.nullcontext()
     try:
-        with warnings.catch_warnings():  # the hook is the command's, not the process's
+        with warnings.catch_warnings(), json_only:  # the hook is the command's, not the process's
             warnings.showwarning = _one_line_warning(name, warnings.showwarning)
             code = _run(args, name)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
