@@ -176,6 +176,9 @@ def test_fuzz_generated_schedules_round_trip(s: Schedule, t: int) -> None:
         ("linear(0.1, 1.0, 50)", 500, False),
         ("linear(1.0, 0.1, 50)", 500, True),  # a decay over a tenth of the run is not
         ("cosine_restarts(50)", 1000, False),  # periodic: no horizon
+        ("constant(0)", 200, True),  # 0 from the start: nothing trains (audit case)
+        ("linear(0, 0, 1000)", 200, True),  # over a horizon longer than the run too
+        ("linear(0, 1, 1000)", 200, False),  # 0 only at step 0
     ],
 )
 def test_warn_if_ends_early(text, steps, warns):

@@ -213,6 +213,11 @@ def warn_if_ends_early(schedule: Any, steps: int) -> None:
     the schedule cosine(100) stops changing at step 100 of 1000: the last 900 steps run at its final multiplier 0, so they do not train
     """
     horizon = getattr(schedule, "horizon", None)
+    if hasattr(schedule, "horizon") and _zero_throughout(schedule, steps):
+        warnings.warn(f"the schedule {schedule!r} is 0 throughout the run (steps 0 to "
+                      f"{steps - 1} of {steps}), so nothing trains", ScheduleEndsEarlyWarning,
+                      stacklevel=_first_frame_outside_lrkit())
+        return
     if not isinstance(horizon, int) or not 0 < horizon < steps:
         return
     final = float(schedule(horizon))
@@ -230,6 +235,13 @@ def warn_if_ends_early(schedule: Any, steps: int) -> None:
         ScheduleEndsEarlyWarning,
         stacklevel=_first_frame_outside_lrkit(),
     )
+
+
+def _zero_throughout(schedule: Any, steps: int) -> bool:
+    """Whether ``schedule`` is 0 at every step of a ``steps``-step run (all of them for runs
+    up to 1001 steps, else 1001 evenly spaced ones)."""
+    probes = np.unique(np.linspace(0, max(0, steps - 1), min(steps, 1001)).astype(np.int64))
+    return not np.any(np.asarray(schedule(probes), dtype=float))
 
 
 def _first_frame_outside_lrkit() -> int:
