@@ -56,6 +56,18 @@ def check_range(name: str, value: Any, low: float, high: float, *, low_open: boo
     return value
 
 
+#: the largest seed: every generator lrkit seeds (python, numpy modulo 2**32, torch) takes it
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(name: str, value: Any) -> int:
+    """A seed: an integer in ``[0, 2**63 - 1]``."""
+    value = check_int(name, value, minimum=0)
+    if value > MAX_SEED:
+        _fail(name, "an integer <= 2**63 - 1", value)
+    return value
+
+
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     """An integer (not a bool), optionally ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

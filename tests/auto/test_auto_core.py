@@ -858,3 +858,9 @@ def test_a_nan_then_a_spike_is_judged_as_the_nan():
 
     _, losses, scale = _final_run(Scripted(), Meter(400), 1.0, lambda t: 1.0, 200, Settings(), [])
     assert scale == 1.0 and len(losses) == 200 and math.isnan(losses[55])
+
+
+def test_a_run_too_short_to_search_names_both_budget_and_steps():
+    # audit case: --steps 1 was blamed on the --budget the user had not passed
+    with pytest.raises(ValueError, match=r"`budget` and `steps` must leave room.*budget=1.5 and steps=1"):
+        run_auto(QuadraticSession(), 1, lambda t: 1.0, budget=1.5)

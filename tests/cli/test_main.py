@@ -119,3 +119,19 @@ def test_argument_errors_are_one_line_without_the_usage_block(argv) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lrkit "), result.stderr
     assert "error: " in lines[0] and "--help" in lines[0]
+
+
+@pytest.mark.parametrize("command", [["find"], ["auto"], ["tune", "--storage", "none.journal"]])
+@pytest.mark.parametrize("seed, says", [("-1", "`--seed` must be an integer >= 0"),
+                                        ("99999999999999999999", "`--seed` must be an integer <= 2**63 - 1")])
+def test_a_seed_out_of_range_is_one_line_and_exit_2_for_every_command(command, seed, says,
+                                                                      tmp_path, monkeypatch,
+                                                                      capsys):
+    """Audit case: find and auto took --seed -1, and a huge seed failed as 'Overflow when
+    unpacking long long' without naming the flag."""
+    monkeypatch.chdir(tmp_path)
+    assert main([command[0], "--problem", "quadratic", f"--seed={seed}", "--out", "none",
+                 *command[1:]]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and says in captured.err
+    assert list(tmp_path.iterdir()) == []

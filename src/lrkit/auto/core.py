@@ -292,8 +292,9 @@ def _search(
     candidates: list[tuple[float, float]] = []
     if edge is None:
         raise ValueError(
-            f"`budget` must leave room for a search (at least {settings.edge_min_steps} extra "
-            f"steps beyond the {steps} of the run), but got budget={budget!r}"
+            f"`budget` and `steps` must leave room for a search, budget * steps >= steps + "
+            f"{settings.edge_min_steps}, but got budget={budget!r} and steps={steps} "
+            f"({int(math.floor(budget * steps + 1e-9))} calls in all); raise either"
         )
     progress = edge.progress
     if (horizon and slots > settings.plateau_slots and horizon < settings.plateau_horizon * steps

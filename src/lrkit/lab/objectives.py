@@ -35,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from lrkit._validation import _fail, check_choice, check_int, check_nonnegative, check_positive
+from lrkit._validation import (
+    _fail,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_seed,
+)
 
 
 class Objective:
@@ -126,7 +133,7 @@ class Quadratic(Objective):
         if dim == 1 and kappa != 1:
             _fail("dim", ">= 2 when kappa > 1 (one coordinate has one curvature)", dim)
         L = check_positive("L", L)
-        seed = check_int("seed", seed, minimum=0)
+        seed = check_seed("seed", seed)
         rng = np.random.default_rng(seed)
         self.kappa = kappa
         self.L = L

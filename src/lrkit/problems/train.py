@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from lrkit._progress import progress_bar
-from lrkit._validation import check_int, check_positive
+from lrkit._validation import check_int, check_positive, check_seed
 from lrkit.problems.base import Problem, get
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def train(
 
     problem = resolve_problem(problem)
     lr = check_positive("lr", lr)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     steps = problem.steps if steps is None else check_int("steps", steps, minimum=1)
     shape = resolve_schedule(schedule, steps)
 
@@ -249,7 +249,7 @@ def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
         raise TypeError(
             f"`seeds` must be a non-empty sequence of integers, but got seeds={seeds!r}"
         )
-    return tuple(check_int("seeds", s, minimum=0) for s in seeds)
+    return tuple(check_seed("seeds", s) for s in seeds)
 
 
 def _scalar_loss(loss: Any) -> Any:

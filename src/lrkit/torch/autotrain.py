@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from lrkit._progress import progress_bar
-from lrkit._validation import check_callable, check_int, check_positive
+from lrkit._validation import check_callable, check_int, check_positive, check_seed
 from lrkit.auto.budget import DEFAULT_BUDGET, BudgetExceeded, check_budget
 from lrkit.auto.core import Decision, Settings, run_auto
 from lrkit.problems.train import default_schedule
@@ -302,7 +302,7 @@ def autotrain(
     schedule = as_schedule(schedule, default=default_schedule(steps))
     warn_if_ends_early(schedule, steps)
     if seed is not None:
-        seed = check_int("seed", seed)
+        seed = check_seed("seed", seed)
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)

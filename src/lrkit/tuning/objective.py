@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lrkit._validation import check_int
+from lrkit._validation import check_int, check_seed
 
 
 def problem_objective(problem: Any, *, seed: int = 0, schedule: Any = None,
@@ -34,7 +34,7 @@ def problem_objective(problem: Any, *, seed: int = 0, schedule: Any = None,
     from lrkit.problems.train import resolve_problem, resolve_schedule
 
     problem = resolve_problem(problem)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     steps = problem.steps if steps is None else check_int("steps", steps, minimum=1)
     shape = resolve_schedule(schedule, steps)
 

@@ -43,7 +43,7 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     with neither given, a resumed study keeps its stored ones and a new one runs
     ``DEFAULT_TRIALS``.
     """
-    from lrkit._validation import check_int
+    from lrkit._validation import check_seed
     from lrkit.problems import get
     from lrkit.tuning.api import (
         check_lr_range,
@@ -59,7 +59,7 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     optuna = require("optuna", "lrkit tune")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # before the study is created: the samplers reject a negative seed only later, in a worker
-    seed = None if seed is None else check_int("seed", seed, minimum=0)
+    seed = None if seed is None else check_seed("seed", seed)
     prob = get(problem)  # as given: its errors quote what the user typed
     spec = problem_spec(problem)
     if lr_range is not None:

@@ -55,10 +55,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from lrkit._validation import check_seed
     from lrkit.problems import get
     from lrkit.problems.train import resolve_schedule
     from lrkit.torch.autotrain import autotrain
 
+    check_seed("seed", args.seed)
     problem = get(args.problem)
     steps = problem.steps if args.steps is None else args.steps
     schedule = None if args.schedule is None else resolve_schedule(args.schedule, steps)

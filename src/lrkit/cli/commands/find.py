@@ -73,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from lrkit._validation import check_seed
     from lrkit.torch.finder import find_lr
 
+    check_seed("seed", args.seed)
     problem = problems.get(args.problem)
     torch.manual_seed(args.seed)
     model = problem.make_model(args.seed)
