@@ -55,6 +55,7 @@ def test_summary_table_and_markdown(result):
     md = markdown(result, command="lrkit bench --problem x", plot="auto.png")
     assert "| problem | auto | default | prodigy | schedulefree |" in md
     assert "Targets for lrkit auto" in md and "![ratios](auto.png)" in md
+    assert md.startswith("## lrkit auto against other ways of picking the rate")
     payload = result.to_dict()
     assert payload["summary"]["auto"]["cost_runs"] == pytest.approx(summary["cost_runs"])
 

@@ -40,6 +40,14 @@ def test_a_problem_named_twice_is_refused_before_any_run(no_runs, capsys):
                    "quadratic logistic quadratic (quadratic more than once)"]
 
 
+
+def test_all_with_other_problems_is_refused_naming_all(no_runs, capsys):
+    # audit case: the message said 'all' was not a registered name
+    assert main(["bench", "--problem", "all", "quadratic", "--out", "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["lrkit bench: error: `--problem` must be 'all' alone or a list of problems, "
+                   "but got all quadratic"]
+
 @pytest.mark.parametrize("out", ["bench.png", "table.txt"])
 def test_out_must_be_markdown(no_runs, out, capsys):
     with pytest.raises(SystemExit) as info:
@@ -71,3 +79,14 @@ def test_capped_bars_show_their_value():
     marks = sorted(t.get_text() for t in ax.texts)
     assert marks == ["\u2192 50", "\u2192 diverged"]
     assert ax.get_ylim()[1] > command.CAP
+
+
+def test_markdown_title_says_what_was_compared():
+    # audit case: a bench without auto was titled "lrkit auto against other ways ..."
+    from lrkit.bench.table import markdown
+
+    without = markdown(fake_result({("p", "default"): 2.0, ("p", "finder"): 1.2}))
+    assert without.startswith("## Ways of picking the rate, side by side")
+    assert "Targets for lrkit auto" not in without
+    with_auto = markdown(fake_result({("p", "auto"): 1.0, ("p", "default"): 2.0}))
+    assert with_auto.startswith("## lrkit auto against other ways of picking the rate")

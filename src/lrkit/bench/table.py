@@ -55,10 +55,14 @@ def text_table(result: BenchResult) -> str:
     return text
 
 
-def markdown(result: BenchResult, *, title: str = "lrkit auto against other ways of picking the rate",
+def markdown(result: BenchResult, *, title: str | None = None,
              command: str = "", plot: str | None = None) -> str:
-    """A Markdown section: the table, what the numbers mean, the targets and how they fared."""
+    """A Markdown section: the table, what the numbers mean, the targets and how they fared.
+    The default title says what was compared: lrkit auto against the others when it ran."""
     headers, body = rows(result)
+    if title is None:
+        title = ("lrkit auto against other ways of picking the rate" if "auto" in result.methods
+                 else "Ways of picking the rate, side by side")
     lines = [f"## {title}", ""]
     if command:
         lines += [f"Produced by `{command}`.", ""]

@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     from lrkit.bench.table import markdown, text_table
     from lrkit.problems import names
 
+    if "all" in args.problem and len(args.problem) > 1:
+        raise ValueError(f"`--problem` must be 'all' alone or a list of problems, but got "
+                         f"{' '.join(args.problem)}")
     problems = names() if args.problem == ["all"] else list(args.problem)
     repeated = sorted({p for p in problems if problems.count(p) > 1})
     if repeated:
