@@ -135,3 +135,15 @@ def test_a_seed_out_of_range_is_one_line_and_exit_2_for_every_command(command, s
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1 and says in captured.err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, prog", [(["find", "--bogus"], "lrkit find"),
+                                        (["lab", "sweep", "--bogus"], "lrkit lab sweep"),
+                                        (["--bogus"], "lrkit")])
+def test_an_unknown_option_points_at_the_commands_own_help(argv, prog, capsys):
+    # audit case: every unknown option was sent to 'lrkit --help'
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (f"{prog}: error: unrecognized arguments: --bogus (see '{prog} --help')\n")

@@ -79,7 +79,9 @@ def _one_line_warning(command: str, fallback: Any):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # said by the command's own parser, which points at its own --help
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -99,6 +101,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _broken_pipe()
     return code
+
+
+def _command_parser(parser: argparse.ArgumentParser,
+                    args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub)command that ``args`` chose: ``lrkit lab sweep``'s for that."""
+    while True:
+        choices = next((a for a in parser._actions
+                        if isinstance(a, argparse._SubParsersAction)), None)
+        chosen = getattr(args, choices.dest, None) if choices is not None else None
+        if chosen not in (choices.choices if choices is not None else {}):
+            return parser
+        parser = choices.choices[chosen]
 
 
 def _command_name(args: argparse.Namespace) -> str:
