@@ -112,3 +112,18 @@ def test_non_string_spec_is_a_type_error():
 def test_train_rejects_something_that_is_not_a_problem():
     with pytest.raises(TypeError, match="`problem` must be an lrkit.problems.Problem"):
         problems.train(3.0, 0.1)
+
+
+def test_held_out_loss_names_evaluate_when_it_returns_no_number():
+    import dataclasses
+
+    import torch
+
+    problem = problems.get("quadratic")
+    model = problem.make_model(0)
+    assert problem.held_out_loss(model) == float(problem.evaluate(model))
+    as_tensor = dataclasses.replace(problem, evaluate=lambda m: torch.tensor(0.25))
+    assert as_tensor.held_out_loss(model) == 0.25
+    broken = dataclasses.replace(problem, evaluate=lambda m: "x")
+    with pytest.raises(TypeError, match="`evaluate` of problem 'quadratic' must return a number, but got 'x'"):
+        broken.held_out_loss(model)

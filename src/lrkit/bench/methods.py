@@ -80,7 +80,7 @@ def auto_run(problem: Any, seed: int, *, budget: float = DEFAULT_BUDGET) -> Meth
         model = problem.make_model(seed)
         result = autotrain(model, problem.make_optimizer, problem.loss_fn, problem.batches(seed),
                            problem.steps, seed=seed, budget=budget)
-        held_out = float(problem.evaluate(model))
+        held_out = problem.held_out_loss(model)
     return MethodRun(_finite(held_out), result.runs, result.lr)
 
 

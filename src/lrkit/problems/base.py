@@ -59,6 +59,16 @@ class Problem:
         check_int("steps", self.steps, minimum=1)
         check_positive("default_lr", self.default_lr)
 
+    def held_out_loss(self, model: Any) -> float:
+        """``float(self.evaluate(model))``, or a ``TypeError`` that names ``evaluate`` when
+        it returns something that is not a number (a tensor of one element is one)."""
+        value = self.evaluate(model)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"`evaluate` of problem {self.name!r} must return a number, but got "
+                            f"{value!r}") from None
+
 
 _REGISTRY: dict[str, Callable[[], Problem]] = {}
 

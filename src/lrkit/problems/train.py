@@ -177,7 +177,7 @@ def train(
                 bar.update()
         held_out = math.inf
         if diverged_at is None:
-            held_out = float(problem.evaluate(model))
+            held_out = problem.held_out_loss(model)
             if not math.isfinite(held_out):
                 diverged_at, held_out = steps, math.inf
     run = slice(0, steps if diverged_at is None else min(diverged_at + 1, steps))

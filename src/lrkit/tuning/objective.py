@@ -63,10 +63,10 @@ def problem_objective(problem: Any, *, seed: int = 0, schedule: Any = None,
                 validation = None
                 if trial.wants_validation(step):
                     # race trials on the criterion of their final value, not the training loss
-                    validation = float(problem.evaluate(model))
+                    validation = problem.held_out_loss(model)
                     model.train()
                 trial.report(step, value, validation=validation)  # raises when pruned/diverged
-            held_out = float(problem.evaluate(model))
+            held_out = problem.held_out_loss(model)
         return held_out if math.isfinite(held_out) else math.inf
 
     objective.problem = problem  # type: ignore[attr-defined]

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         result = autotrain(model, problem.make_optimizer, problem.loss_fn,
                            problem.batches(args.seed), steps, schedule=schedule,
                            budget=args.budget, seed=args.seed, progress=show_progress(args))
-        held_out = float(problem.evaluate(model))
+        held_out = problem.held_out_loss(model)
     path = output_path(args.out)
     if path is not None:
         from lrkit.auto.plot import plot_auto
