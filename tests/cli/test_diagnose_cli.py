@@ -53,9 +53,12 @@ def test_jsonl_log_with_grad_norm_and_json_output(tmp_path, capsys):
 
 @pytest.mark.parametrize("content,needle", [
     ("step,value\n0,1.0\n", "'loss' column"),
+    ("step,value\n0,1.0\n", "with columns 'step', 'value'"),  # what it found instead
     ("step,loss\n0,abc\n", "`loss` must be a number"),
+    ('{"loss": 1.0}\n{"loss": true}\n', "`loss` must be a number in every row, but got loss=True"),
     ('{"loss": 1.0}\nnot json\n', "one JSON object per line"),
-    ("step,loss\n0,1.0\n1,0.9\n2,0.8\n1,0.85\n", "step 1 after step 2 (row 3)"),
+    # counted as the file's lines (the header is line 1), which is where an editor goes
+    ("step,loss\n0,1.0\n1,0.9\n2,0.8\n1,0.85\n", "step 1 after step 2 on line 5"),
 ])
 def test_bad_logs_give_a_one_line_error_and_exit_2(tmp_path, capsys, content, needle):
     log = tmp_path / ("log.jsonl" if content.startswith("{") else "log.csv")
@@ -63,6 +66,14 @@ def test_bad_logs_give_a_one_line_error_and_exit_2(tmp_path, capsys, content, ne
     assert main(["diagnose", str(log), "--out", "none"]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_a_header_with_spaces_after_the_commas_is_read(tmp_path, capsys):
+    # audit case: "step, loss" was read as a column named " loss"
+    log = tmp_path / "log.csv"
+    log.write_text("step, loss\n" + "".join(f"{i}, {1.0 / (i + 1):.4f}\n" for i in range(60)))
+    assert main(["diagnose", str(log), "--json", "--out", "none"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 60
 
 
 def test_missing_file_and_bad_window(tmp_path, capsys):

@@ -91,7 +91,7 @@ def diagnose(
         i = int(backwards[0]) + 1
         raise ValueError(
             f"`steps` must never go backwards, but got step {steps_arr[i]} after step "
-            f"{steps_arr[i - 1]} (row {i}); a log of a resumed run holds both attempts: "
+            f"{steps_arr[i - 1]} (index {i}); a log of a resumed run holds both attempts: "
             f"keep the rows of the one to diagnose"
         )
     monitor = Monitor() if monitor is None else monitor
@@ -145,6 +145,7 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
     text = path.read_text(encoding="utf-8")
     rows: list[dict[str, Any]]
     stripped = text.lstrip()
+    lines: list[int] = []  # the file line of each row, for messages
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or stripped.startswith("{"):
         rows = []
         for number, line in enumerate(text.splitlines(), 1):
@@ -161,19 +162,34 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
                 if loss_column in row and row[loss_column] is None:
                     row[loss_column] = math.nan  # JSON has no NaN: null is how it is written
                 rows.append(row)
+                lines.append(number)
     else:
-        rows = list(csv.DictReader(text.splitlines()))
-    rows = [r for r in rows if r.get(loss_column) not in (None, "")]
-    if not rows:
+        # spaces after the commas ("step, loss") are the writer's layout, not part of names
+        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+        rows = []
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
+    columns = sorted({str(key) for row in rows for key in row if key is not None})
+    kept = [(r, n) for r, n in zip(rows, lines, strict=True) if r.get(loss_column) not in (None, "")]
+    if not kept:
         raise ValueError(
             f"`log` must have a {loss_column!r} column with at least one value, but got "
-            f"log={str(path)!r}"
+            f"log={str(path)!r} with columns {', '.join(map(repr, columns)) or 'none'}"
         )
+    rows, lines = [r for r, _ in kept], [n for _, n in kept]
     out: dict[str, np.ndarray] = {
         "loss": np.array([_number(r[loss_column], loss_column) for r in rows])
     }
     out["step"] = (np.array([int(_number(r["step"], "step")) for r in rows])
                    if all(r.get("step") not in (None, "") for r in rows) else np.arange(len(rows)))
+    backwards = np.flatnonzero(out["step"][1:] < out["step"][:-1])
+    if backwards.size:
+        i = int(backwards[0]) + 1
+        raise ValueError(
+            f"`log` steps must never go backwards, but got step {out['step'][i]} after step "
+            f"{out['step'][i - 1]} on line {lines[i]} of {str(path)!r}; a log of a resumed run "
+            "holds both attempts: keep the lines of the one to diagnose")
     for column in ("grad_norm", "lr"):
         if any(r.get(column) not in (None, "") for r in rows):
             out[column] = np.array([
@@ -183,6 +199,8 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
 
 
 def _number(value: Any, column: str) -> float:
+    if isinstance(value, bool):  # JSON true/false: float() would take them for 1 and 0
+        raise ValueError(f"`{column}` must be a number in every row, but got {column}={value!r}")
     try:
         return float(value)
     except (TypeError, ValueError):
