@@ -214,3 +214,11 @@ def test_resuming_without_a_stopping_rule_keeps_the_stored_budget(tmp_path, caps
     assert len(again["trials"]) == len(first["trials"]) and again["cost"] <= 1.0 + 1e-9
     study = optuna.load_study(study_name="sb", storage=open_storage(str(tmp_path / "t.journal")))
     assert study.user_attrs["lrkit:budget"] == 1.0 and study.user_attrs["lrkit:n_trials"] is None
+
+
+def test_worker_refuses_quiet_with_json(capsys):
+    # audit case: --quiet --json printed nothing and exited 0
+    with pytest.raises(SystemExit) as info:
+        main(["worker", "--storage", "x.journal", "--study", "s", "--quiet", "--json"])
+    assert info.value.code == 2
+    assert "argument --json: not allowed with argument --quiet" in capsys.readouterr().err

@@ -26,7 +26,7 @@ def add_problem_argument(parser: argparse.ArgumentParser, *, default: str | None
     )
 
 
-def add_json_argument(parser: argparse.ArgumentParser) -> None:
+def add_json_argument(parser: argparse.ArgumentParser | argparse._ActionsContainer) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 

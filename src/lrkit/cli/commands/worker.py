@@ -25,8 +25,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--storage", required=True, metavar="PATH|URL",
                         help="the study's journal file or SQLAlchemy URL")
     parser.add_argument("--study", required=True, metavar="NAME", help="the study to join")
-    parser.add_argument("--quiet", action="store_true", help="print nothing (used by 'lrkit tune --workers')")
-    add_json_argument(parser)
+    said = parser.add_mutually_exclusive_group()  # JSON or nothing: not both
+    said.add_argument("--quiet", action="store_true", help="print nothing (used by 'lrkit tune --workers')")
+    add_json_argument(said)
     set_flag_names(parser, FLAGS)
     parser.set_defaults(func=run)
 
