@@ -132,7 +132,7 @@ def test_cli_out_none_draws_nothing(capsys, monkeypatch):
 
 def test_cli_decay_marks_diverged_runs(tmp_path, capsys):
     code, out, err = run_cli(capsys, "lab", "decay", "--objective", "rosenbrock", "--steps",
-                             "200", "--seeds", "2", "--out", "none")
+                             "200", "--lr", "0.1", "--out", "none")
     assert code == 0, err
     rows = {line.split()[0] + " " + line.split()[1]: line for line in out.splitlines()
             if line.startswith(("constant", "decayed"))}
@@ -143,8 +143,22 @@ def test_cli_decay_marks_diverged_runs(tmp_path, capsys):
     assert json.loads(out)["diverged"] == {"constant lr": 0, "constant lr*0.1": 0, "decayed": 0}
 
 
+def test_decay_on_exact_gradients_runs_once_at_the_curvature_of_the_start(capsys):
+    """Audit case: Rosenbrock with the defaults diverged in every run (the optimizer's
+    default rate, 0.1, on a valley of curvature 1500) as a 'mean of 8 seeds' of one
+    deterministic curve."""
+    r = lab.decay("rosenbrock", steps=200)
+    objective = objectives.make("rosenbrock")
+    assert r.seeds == 1
+    assert r.lr == pytest.approx(1 / objective.curvature_at(objective.x0))
+    assert set(r.diverged.values()) == {0}
+    code, out, err = run_cli(capsys, "lab", "decay", "--objective", "rosenbrock", "--steps",
+                             "200", "--out", "none")
+    assert code == 0 and "one run each" in out and "mean of" not in out
+
+
 def test_decay_counts_diverged_seeds_and_the_legend_says_so():
-    r = lab.decay("rosenbrock", "gd", 0.1, steps=50, seeds=2)
+    r = lab.decay("noisy-quadratic", "gd", 50.0, steps=50, seeds=2)
     assert set(r.diverged.values()) == {2}
     labels = plots.plot_decay(r).axes[0].get_legend_handles_labels()[1]
     assert labels[0] == "constant lr (diverged)"

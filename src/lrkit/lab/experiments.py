@@ -460,7 +460,10 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
 
     Args:
         lr: the peak rate; default ``1/L`` where ``L`` is known, else the rate of an
-            optimizer object, else the named optimizer's default. An object's own
+            optimizer object, else ``1/L`` with ``L`` the largest curvature at the start
+            (:meth:`~lrkit.lab.objectives.Objective.curvature_at`) where it is positive,
+            else the named optimizer's default. On an objective with exact gradients one
+            seed runs, whatever ``seeds`` says: every seed would run the same curve. An object's own
             ``schedule`` is not used: the constant runs are constant, the decayed one follows
             ``schedule``.
         schedule: the decay, a callable ``step -> multiplier``; default
@@ -475,11 +478,16 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
     seeds = check_int("seeds", seeds, minimum=1)
     small_factor = check_range("small_factor", small_factor, 0.0, 1.0, low_open=True)
     name = optimizer if isinstance(optimizer, str) else getattr(optimizer, "name", "")
+    if not objective.stochastic:
+        seeds = 1  # exact gradients: every seed would run the same curve
     if lr is None:
         if objective.L is not None:
             lr = 1.0 / objective.L
         elif isinstance(optimizer, _optimizers._Optimizer) and isinstance(optimizer.lr, float):
             lr = optimizer.lr  # an optimizer object: its own rate
+        elif objective.curvature_at(objective.x0) > 0:
+            # the curvature where the runs start, in place of a global L no one knows
+            lr = 1.0 / objective.curvature_at(objective.x0)
         else:
             _optimizers.make(name, 1.0)  # an unknown name: the optimizer's own error
             lr = _optimizers.OPTIMIZERS[name].__dataclass_fields__["lr"].default

@@ -91,6 +91,23 @@ class Objective:
         """Whether :meth:`sample_grad` is random."""
         return False
 
+    def curvature_at(self, x: np.ndarray) -> float:
+        """The largest eigenvalue of the Hessian at ``x``, by central differences of the
+        exact gradient: ``H[:, j] = (grad(x + h e_j) - grad(x - h e_j)) / 2h``, symmetrised.
+
+        >>> round(make("rosenbrock").curvature_at(np.array([1.0, 1.0])), 1)  # 501 + sqrt(250001)
+        1001.6
+        """
+        x = np.asarray(x, dtype=float)
+        columns = []
+        for j in range(x.size):
+            h = 1e-5 * max(1.0, abs(float(x[j])))
+            step = np.zeros_like(x)
+            step[j] = h
+            columns.append((self.grad(x + step) - self.grad(x - step)) / (2 * h))
+        hessian = np.stack(columns, axis=1)
+        return float(np.linalg.eigvalsh((hessian + hessian.T) / 2)[-1])
+
     @functools.cached_property
     def resolution(self) -> float:
         """The smallest gap ``loss(x) - f_star`` that rounding lets one tell from zero.

@@ -281,8 +281,8 @@ def run_decay(args: argparse.Namespace) -> int:
     if result.noise_floor is not None:
         rows.append(["theory: floor of constant lr", result.lr, result.lr, result.noise_floor,
                      ""])
-    text = (f"{result.optimizer} on {result.objective}, decay {result.schedule}, mean of "
-            f"{result.seeds} seeds\n\n"
+    runs = f"mean of {result.seeds} seeds" if result.seeds > 1 else "one run each"
+    text = (f"{result.optimizer} on {result.objective}, decay {result.schedule}, {runs}\n\n"
             + format_table(["run", "first lr", "last lr", "final gap", "diverged"], rows))
     if any(result.diverged.values()):
         text += ("\n\ndiverged: a run that blew up (gap inf) or ended farther from the minimum "
