@@ -209,13 +209,13 @@ def test_tensor_rates_are_updated_in_place() -> None:
     assert lr.dtype == torch.float64
 
 
-def test_never_touches_optimizer_internals_like_torch_schedulers_do() -> None:
+def test_never_wraps_optimizer_step_and_stores_initial_lr_as_torch_does() -> None:
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=0.1)
     step_before = opt.step
     sched = ScheduleLR(opt, S.cosine(10))
     assert isinstance(sched, tls.LRScheduler)
-    assert "initial_lr" not in opt.param_groups[0]
+    assert opt.param_groups[0]["initial_lr"] == 0.1  # what a scheduler chained next reads
     assert opt.step == step_before
     assert sched.last_epoch == 0 and sched.get_last_lr() == [0.1]
     # the rate is never read back: overwriting it by hand is undone by the next step
@@ -397,5 +397,18 @@ def test_after_a_torch_warmup_in_sequential_lr_it_starts_from_the_base_rate_like
 
     torch_rates, torch_params = _drive(sequential(lambda o: tls.CosineAnnealingLR(o, 20)), 25)
     rates, final = _drive(sequential(lambda o: ScheduleLR(o, S.cosine(20))), 25)
+    np.testing.assert_allclose(rates, torch_rates, rtol=1e-6, atol=1e-12)
+    torch.testing.assert_close(final, torch_params)
+
+
+def test_as_the_first_stage_of_sequential_lr_a_torch_scheduler_after_it_keeps_the_base_rate() -> None:
+    """Audit case: ScheduleLR stored no initial_lr, so a cosine chained after its warmup took
+    the warmup's first rate (1/6 of the base) as its own base and ran 6x too low."""
+    def sequential(first: Callable[[torch.optim.Optimizer], object]) -> Callable:
+        return lambda opt: tls.SequentialLR(
+            opt, [first(opt), tls.CosineAnnealingLR(opt, 20)], milestones=[5])
+
+    torch_rates, torch_params = _drive(sequential(lambda o: tls.LinearLR(o, 1 / 6, 1.0, 5)), 25)
+    rates, final = _drive(sequential(lambda o: ScheduleLR(o, S.linear(1 / 6, 1.0, 5))), 25)
     np.testing.assert_allclose(rates, torch_rates, rtol=1e-6, atol=1e-12)
     torch.testing.assert_close(final, torch_params)

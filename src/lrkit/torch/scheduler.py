@@ -5,9 +5,10 @@
 Unlike torch's chainable schedulers it never reads ``param_group["lr"]`` back (the base
 rates are read once, at construction: each group's ``initial_lr`` when a torch scheduler
 built before it stored one, as torch's schedulers do, else its ``lr``), has no recursion,
-writes no ``initial_lr`` into the optimizer, and its whole state is the step (plus the
-schedule's text, the scale, the base rates and the plateau's counters), so a resumed run
-gets bit-identical rates.
+and its whole state is the step (plus the schedule's text, the scale, the base rates and
+the plateau's counters), so a resumed run gets bit-identical rates. Like torch's
+schedulers it stores each group's base rate as ``initial_lr`` where none is stored yet, so
+a torch scheduler chained after it (``SequentialLR``) starts from the same base.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class ScheduleLR(LRScheduler):
         self.base_lrs = _check_base_lrs([float(group.get("initial_lr", lr))
                                          for group, lr in zip(optimizer.param_groups, lrs,
                                                               strict=True)])
+        for group, base in zip(optimizer.param_groups, self.base_lrs, strict=True):
+            # before the first rate is applied: a scheduler built next reads the base here
+            group.setdefault("initial_lr", base)
         self.schedules, self._shared = _resolve(schedule, len(optimizer.param_groups))
         self._fns = [s._scalar if isinstance(s, Schedule) else s for s in self.schedules]
         if plateau is not None and not isinstance(plateau, ReduceOnPlateau):
