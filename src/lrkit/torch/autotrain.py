@@ -38,7 +38,7 @@ from lrkit.problems.train import default_schedule
 from lrkit.schedules import as_schedule, warn_if_ends_early
 from lrkit.torch.cycle import Cycle
 from lrkit.torch.groups import read_base_lrs, set_lrs
-from lrkit.torch.state import Snapshot
+from lrkit.torch.state import Snapshot, capture_modes, restore_modes
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,24 @@ class TorchSession:
         self._previous_snapshot = cursor
 
 
+def _checked_optimizer(make_optimizer: Callable[[Any, float], Any],
+                       model: torch.nn.Module) -> torch.optim.Optimizer:
+    """``make_optimizer(params, 1.0)``, checked to be an optimizer whose rates follow ``lr``:
+    the search sets the rate through the groups' ratios to that of ``lr=1``, so a factory
+    that ignores ``lr`` (or scales it to 0) would train at rates other than those reported."""
+    optimizer = make_optimizer(model.parameters(), 1.0)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"`make_optimizer` must return a torch.optim.Optimizer, but got {optimizer!r}")
+    at_one = read_base_lrs(optimizer)
+    at_two = read_base_lrs(make_optimizer(model.parameters(), 2.0))
+    if at_one[0] <= 0 or not np.allclose(at_two, [2 * lr for lr in at_one], rtol=1e-9):
+        raise ValueError(
+            f"`make_optimizer(params, lr)` must set every group's rate in proportion to `lr`, "
+            f"but got rates {at_one} at lr=1 and {at_two} at lr=2 (use `lr` in the factory, "
+            f"e.g. lambda params, lr: torch.optim.SGD(params, lr=lr))")
+    return optimizer
+
+
 def autotrain(
     model: torch.nn.Module,
     make_optimizer: Callable[[Any, float], torch.optim.Optimizer],
@@ -306,18 +324,26 @@ def autotrain(
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
+    if settings is not None and not isinstance(settings, Settings):
+        raise TypeError(f"`settings` must be an lrkit.auto.Settings or None, but got "
+                        f"settings={settings!r}")
+    if not hasattr(data, "__iter__"):
+        raise TypeError(f"`data` must be an iterable of batches, but got data={data!r}")
     settings = settings or Settings()
     limit = int(math.floor(budget * steps + 1e-9))
-    optimizer = make_optimizer(model.parameters(), 1.0)
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"`make_optimizer` must return a torch.optim.Optimizer, but got {optimizer!r}")
+    optimizer = _checked_optimizer(make_optimizer, model)
     tape = _Tape(data, keep=max(settings.edge_max_steps, steps // 4 + 1))
     held_back = _Tape(val_data, keep=0, name="val_data").take(val_batches) \
         if val_data is not None else tape.take(val_batches)
     with progress_bar(limit, "lrkit auto", progress) as bar:
         session = TorchSession(model, optimizer, loss_fn, tape, held_back, limit,
                                clip_grad_norm=clip_grad_norm, bar=bar)
-        outcome = run_auto(session, steps, schedule, budget=budget, settings=settings)
+        modes = capture_modes(model)
+        try:
+            outcome = run_auto(session, steps, schedule, budget=budget, settings=settings)
+        except BaseException:
+            restore_modes(model, modes)  # run_auto put the weights back; the modes too
+            raise
     model.train()
     return AutoResult(
         lr=outcome.lr,

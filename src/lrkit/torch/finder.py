@@ -48,7 +48,7 @@ from lrkit.finder.core import range_test
 from lrkit.finder.result import RangeTestResult
 from lrkit.torch.cycle import Cycle
 from lrkit.torch.groups import read_base_lrs, set_lrs
-from lrkit.torch.state import Snapshot
+from lrkit.torch.state import Snapshot, capture_modes, restore_modes
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def find_lr(
     # a unique name: another run's snapshot (or a user's file) in the directory is left alone
     snapshot = Snapshot.take(model, optimizer, scaler=scaler, directory=snapshot_dir,
                              name=f"lrkit-find-snapshot-{uuid.uuid4().hex}.pt")
-    modes = {name: module.training for name, module in model.named_modules()}
+    modes = capture_modes(model)
     # the optimizer may also train parameters outside the model (a temperature, a loss head)
     in_model = {id(p) for p in model.parameters()}
     outside = list({id(p): p for group in optimizer.param_groups for p in group["params"]
@@ -151,8 +151,7 @@ def find_lr(
                           stop_on_divergence=stop_on_divergence, progress=progress)
     finally:
         snapshot.restore(model, optimizer, scaler=scaler)
-        for name, module in model.named_modules():
-            module.training = modes[name]
+        restore_modes(model, modes)
         with torch.no_grad():
             for p, value in zip(outside, outside_values, strict=True):
                 p.copy_(value)

@@ -7,6 +7,7 @@ read once (at construction) and every later rate is ``base * multiplier``. A ten
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -23,7 +24,15 @@ def read_base_lrs(optimizer: torch.optim.Optimizer) -> list[float]:
         raise TypeError(
             f"`optimizer` must be a torch.optim.Optimizer, but got optimizer={optimizer!r}"
         )
-    return [float(group["lr"]) for group in optimizer.param_groups]
+    if not optimizer.param_groups:
+        raise ValueError(f"`optimizer` must have at least one parameter group, but got "
+                         f"{type(optimizer).__name__} with none")
+    lrs = [float(group["lr"]) for group in optimizer.param_groups]
+    for i, lr in enumerate(lrs):
+        if not (math.isfinite(lr) and lr >= 0.0):
+            raise ValueError(f"`lr` of every parameter group of `optimizer` must be finite and "
+                             f">= 0, but got lr={lr!r} in group {i}")
+    return lrs
 
 
 def set_lrs(optimizer: torch.optim.Optimizer, lrs: Sequence[float]) -> None:

@@ -66,7 +66,7 @@ import torch
 from lrkit._validation import check_int, check_positive, check_range
 from lrkit.errors import DivergenceError
 from lrkit.monitor import DIVERGED, TOO_HIGH, Monitor, Verdict
-from lrkit.torch.groups import set_lrs
+from lrkit.torch.groups import read_base_lrs, set_lrs
 from lrkit.torch.state import Snapshot
 
 logger = logging.getLogger("lrkit.guard")
@@ -142,10 +142,7 @@ class Guard:
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"`model` must be a torch.nn.Module, but got model={model!r}")
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                f"`optimizer` must be a torch.optim.Optimizer, but got optimizer={optimizer!r}"
-            )
+        read_base_lrs(optimizer)  # an optimizer, with groups, at finite rates
         if scheduler is not None:
             if not all(callable(getattr(scheduler, name, None))
                        for name in ("step", "state_dict", "load_state_dict")):

@@ -52,6 +52,17 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def capture_modes(model: torch.nn.Module) -> dict[str, bool]:
+    """Every submodule's train/eval mode, by name, for :func:`restore_modes`."""
+    return {name: module.training for name, module in model.named_modules()}
+
+
+def restore_modes(model: torch.nn.Module, modes: dict[str, bool]) -> None:
+    """Put back the modes :func:`capture_modes` read (``model.train()`` sets them all)."""
+    for name, module in model.named_modules():
+        module.training = modes[name]
+
+
 def _map_tensors(obj: Any, on_tensor: Callable[[torch.Tensor], Any],
                  on_other: Callable[[Any], Any]) -> Any:
     """``obj`` rebuilt through its dicts, lists and tuples, its tensors passed through
