@@ -175,7 +175,7 @@ def test_ctrl_c_of_tune_with_workers_fails_their_trials_as_interrupted(tmp_path,
     storage = _create(spec, study_name, n_trials=8)
     tune = subprocess.Popen([sys.executable, "-m", "lrkit.cli.main", "tune", "--problem",
                              SLOW_PROBLEM, "--storage", spec, "--study", study_name,
-                             "--workers", "2", "--out", "none"],
+                             "--n-trials", "20", "--workers", "2", "--out", "none"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     study = optuna.load_study(study_name=study_name, storage=storage)
     try:
@@ -197,7 +197,7 @@ def test_ctrl_c_of_tune_with_workers_fails_their_trials_as_interrupted(tmp_path,
     trials = study.get_trials()
     assert not [t.number for t in trials if t.state == TrialState.RUNNING]
     failed = [t for t in trials if t.state == TrialState.FAIL]
-    assert len(failed) == 2
+    assert len(failed) == 2, [(t.number, t.state.name) for t in trials]
     assert all(t.system_attrs.get("lrkit:failed_reason") == "interrupted" for t in failed), [(t.number, t.system_attrs) for t in failed]
     retried = {t.system_attrs.get("lrkit:retry_of") for t in trials if t.state == TrialState.WAITING}
     assert retried == {t.number for t in failed}
