@@ -184,6 +184,10 @@ class Monitor:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Put back what :meth:`state_dict` returned."""
+        missing = sorted(_STATE_KEYS - set(state)) if isinstance(state, dict) else None
+        if missing is None or missing:
+            raise ValueError("`state` must be a Monitor.state_dict(), but got "
+                             + (f"one without {', '.join(missing)}" if missing else f"state={state!r}"))
         self._step = int(state["step"])
         self._losses = deque(state["losses"], maxlen=self.window)
         self._grads = deque(state["grads"], maxlen=self.window)
@@ -219,19 +223,21 @@ class Monitor:
         diagnosis. A diverged step is not added to the window, so the statistics stay
         those of the healthy run (what a rollback returns to).
         """
+        x = _number("loss", loss)
+        g = math.nan if grad_norm is None else _norm("grad_norm", grad_norm)
+        u = None if update_norm is None else _norm("update_norm", update_norm)
+        if lr is not None:
+            lr = _number("lr", lr)
+            if not (math.isfinite(lr) and lr >= 0.0):
+                raise ValueError(f"`lr` must be finite and >= 0, but got lr={lr!r}")
         step = self._step
         self._step = step + 1
-        x = float(loss)
         if not math.isfinite(x):
             return self._diverged(step, "non_finite_loss", x, f"the loss is {x}")
         if grad_norm is not None:
-            g = float(grad_norm)
             if not math.isfinite(g):
                 return self._diverged(step, "non_finite_grad", g, f"the gradient norm is {g}")
-        else:
-            g = math.nan
-        if update_norm is not None:
-            u = float(update_norm)
+        if u is not None:
             if not math.isfinite(u):
                 return self._diverged(step, "non_finite_update", u, f"the update norm is {u}")
         if x > self._blowup_at:
@@ -244,7 +250,6 @@ class Monitor:
         if grad_norm is not None:
             self._grads.append(g)
         if lr is not None:
-            lr = float(lr)
             self._lrs.append(lr)
             self._lr_sum += lr
             if lr > self._lr_max:
@@ -421,3 +426,27 @@ def _lag1_autocorrelation_detrended(a: list[float]) -> float | None:
     if denom <= 0:
         return None
     return sum(x * y for x, y in zip(resid, resid[1:], strict=False)) / denom
+
+
+_STATE_KEYS = frozenset({"step", "losses", "grads", "lrs", "first", "start", "best", "lr_max",
+                         "lr_sum", "level", "noise", "blowup_at", "blowup_margin", "trend"})
+
+
+def _number(name: str, value: Any) -> float:
+    """``float(value)`` for a number or a one-element tensor; a ``TypeError`` naming ``name``
+    for anything else (a list such as ``get_last_lr()``, a string, a bool, None)."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise TypeError(f"`{name}` must be a number, but got {name}={value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number, but got {name}={value!r}") from None
+
+
+def _norm(name: str, value: Any) -> float:
+    """A norm: a number that is not negative (NaN and inf pass: they are divergence)."""
+    norm = _number(name, value)
+    if norm < 0:
+        raise ValueError(f"`{name}` must be >= 0 (a norm), but got {name}={norm!r}")
+    return norm
+
