@@ -438,3 +438,23 @@ def test_the_last_trial_waits_for_running_trials_before_choosing_the_closing_run
     assert started_meanwhile == 0
     assert not worker.is_alive()
     assert len(study.get_trials(deepcopy=False)) == 2
+
+
+@pytest.mark.parametrize("objective, message", [
+    (lambda trial: None, r"`objective\(trial\)` must be a number, but got objective\(trial\)=None"),
+    (lambda trial: "x", r"`objective\(trial\)` must be a number, but got objective\(trial\)='x'"),
+    (lambda trial: (trial.report(0, "x"), 1.0)[1], "`loss` must be a number, but got loss='x'"),
+])
+def test_an_objective_that_returns_no_number_is_named(objective, message):
+    with pytest.raises(TypeError, match=message):
+        tune(objective, n_trials=1, lr_range=(1e-3, 1.0))
+
+
+@pytest.mark.parametrize("seed, error, message", [
+    ("x", TypeError, "`seed` must be an integer"),
+    (-1, ValueError, "`seed` must be an integer >= 0"),
+    (2**40, ValueError, r"`seed` must be < 2\*\*32"),
+])
+def test_a_bad_seed_is_named(seed, error, message):
+    with pytest.raises(error, match=message):
+        tune(gd_objective, n_trials=1, seed=seed)

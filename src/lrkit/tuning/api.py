@@ -213,6 +213,10 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     from lrkit.tuning.storage import create_or_load_study, open_storage
 
     check_callable("objective", objective)
+    if seed is not None:  # the samplers seed numpy, which takes 32 bits
+        seed = check_int("seed", seed, minimum=0)
+        if seed >= 2**32:
+            raise ValueError(f"`seed` must be < 2**32, but got seed={seed}")
     if n_trials is None and budget is None:
         raise ValueError("`n_trials` or `budget` must be given, but got n_trials=None and budget=None")
     if n_trials is not None:

@@ -25,7 +25,7 @@ from lrkit.tuning.sampler import (
     leading_trial,
     range_exhausted,
 )
-from lrkit.tuning.trial import Trial
+from lrkit.tuning.trial import Trial, _as_float
 
 optuna = require("optuna", "lrkit.tune")
 TrialState = optuna.trial.TrialState
@@ -237,7 +237,7 @@ def run_trial(study: Any, objective: Callable[[Trial], float], settings: Setting
             logger.info("trial %d diverged: %s", trial.number, exc)
             state = TrialState.PRUNED
         else:
-            value = float(result.item() if hasattr(result, "item") else result)
+            value = _as_float(result, "objective(trial)")
             if not math.isfinite(value):
                 trial.mark_diverged(max(trial.steps - 1, 0), value)
                 state, value = TrialState.PRUNED, None

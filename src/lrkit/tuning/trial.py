@@ -178,5 +178,12 @@ class Trial:
         return value
 
 
-def _as_float(value: Any) -> float:
-    return float(value.item() if hasattr(value, "item") else value)
+def _as_float(value: Any, name: str = "loss") -> float:
+    """``value`` (a number or a one-element tensor) as a float, or a ``TypeError`` naming
+    ``name`` for anything else (None, a string, a bool)."""
+    if value is None or isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"`{name}` must be a number, but got {name}={value!r}")
+    try:
+        return float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number, but got {name}={value!r}") from None
