@@ -127,6 +127,33 @@ def test_analyze_reproduces_the_sweep():
     assert again == result
 
 
+
+@pytest.mark.parametrize("seed", [1, 5, 9])
+def test_analyze_of_a_bare_recorded_curve_finds_the_same_edge_and_pick(seed):
+    """Audit case: analyze(lrs, losses) without onset said 'the loss never blew up' on a
+    curve whose sweep had diverged, and suggested another rate."""
+    result = range_test(NoisyQuadratic(seed=seed))
+    assert result.divergence_lr is not None
+    again = analyze(result.lrs, result.losses, beta=result.settings["beta"])
+    assert (again.stop_reason, again.divergence_index) == (result.stop_reason,
+                                                           result.divergence_index)
+    assert again.divergence_lr == result.divergence_lr and again.suggestion == result.suggestion
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"lrs": [1e-3, 1e-2], "losses": [1.0]}, ValueError, "one loss per rate"),
+    ({"lrs": [[1e-3, 1e-2]], "losses": [[1.0, 0.9]]}, ValueError, "must be 1-D"),
+    ({"lrs": [1e-2, 1e-3], "losses": [1.0, 0.9]}, ValueError, "`lrs` must be finite, > 0 and increasing"),
+    ({"lrs": [-1e-3, 1e-2], "losses": [1.0, 0.9]}, ValueError, "`lrs` must be finite, > 0"),
+    ({"lrs": [1e-3, 1e-2], "losses": ["a", "b"]}, TypeError, "sequences of numbers"),
+    ({"lrs": [1e-3, 1e-2], "losses": [1.0, 0.9], "onset": 2}, ValueError, r"`onset` must index a point .* onset=2"),
+    ({"lrs": [1e-3, 1e-2], "losses": [1.0, 0.9], "onset": -1}, ValueError, "`onset` must be an integer >= 0"),
+    ({"lrs": [1e-3, 1e-2], "losses": [1.0, 0.9], "stop_reason": "bogus"}, ValueError, "`stop_reason` must be one of"),
+])
+def test_analyze_names_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        analyze(**kwargs)
+
 def test_keep_going_after_divergence():
     result = range_test(NoisyQuadratic(seed=1, L=0.1), start=1e-3, end=100.0, num=60,
                         stop_on_divergence=False)

@@ -132,6 +132,32 @@ def range_test(
                              "beta": beta, "threshold": float(threshold)})
 
 
+def _check_curve(lrs: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(lrs, losses)`` as float arrays: one loss per rate, rates finite, > 0, increasing."""
+    try:
+        lrs = np.asarray(lrs, dtype=float)
+        losses = np.asarray(losses, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`lrs` and `losses` must be sequences of numbers ({exc})") from None
+    if lrs.ndim != 1 or losses.ndim != 1 or len(lrs) != len(losses) or not len(lrs):
+        raise ValueError(f"`lrs` and `losses` must be 1-D with one loss per rate, but got "
+                         f"shapes {lrs.shape} and {losses.shape}")
+    if not (np.all(np.isfinite(lrs)) and np.all(lrs > 0) and np.all(np.diff(lrs) > 0)):
+        raise ValueError("`lrs` must be finite, > 0 and increasing, but got "
+                         f"lrs={lrs[:5].tolist()}{' ...' if len(lrs) > 5 else ''}")
+    return lrs, losses
+
+
+def _find_onset(losses: np.ndarray, threshold: float, beta: float) -> int | None:
+    """The divergence test of :func:`range_test`, run over a recorded curve."""
+    detector = DivergenceDetector(threshold=threshold, beta=beta)
+    for loss in losses:
+        diverged = detector.update(float(loss))
+        if diverged or not math.isfinite(loss):
+            return detector.onset
+    return None
+
+
 def _as_loss(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError(f"`step` must return the loss as a real number, but got {value!r}")
@@ -150,24 +176,51 @@ def _as_loss(value: Any) -> float:
         ) from None
 
 
+STOP_REASONS = ("end", "diverged", "nonfinite")
+
+
 def analyze(
     lrs: Any,
     losses: Any,
     *,
-    stop_reason: str = "end",
-    onset: int | None = None,
+    stop_reason: str | None = None,
+    onset: int | None | str = "detect",
     beta: float = 0.9,
+    threshold: float = 1.0,
     settings: dict[str, Any] | None = None,
 ) -> RangeTestResult:
-    """Apply every rule to a recorded curve (``onset``: index of the first point of the
-    blow-up, as found by the divergence test).
+    """Apply every rule to a recorded curve: ``lrs`` increasing, one loss per rate.
 
-    The edge is the rate of the last update before the first raised loss (the loss at
-    point ``onset`` was measured after the update made at ``lrs[onset - 1]``), refined
-    from the growth rate of the blow-up (:func:`~lrkit.finder.divergence.growth_edge`).
+    ``onset`` is the index of the first point of the blow-up; ``"detect"`` (the default)
+    runs the divergence test over the losses to find it, as :func:`range_test` does while
+    it sweeps (``threshold``, ``beta``); None says the curve never blew up.
+    ``stop_reason`` (``"end"``, ``"diverged"`` or ``"nonfinite"``) defaults to what the
+    curve shows. The edge is the rate of the last update before the first raised loss (the
+    loss at point ``onset`` was measured after the update made at ``lrs[onset - 1]``),
+    refined from the growth rate of the blow-up
+    (:func:`~lrkit.finder.divergence.growth_edge`).
+
+    >>> lrs = np.geomspace(1e-4, 10, 60)
+    >>> losses = [2.0 / (1 + 50 * lr) if lr < 0.5 else 1e3 * lr for lr in lrs]
+    >>> result = analyze(lrs, losses)
+    >>> result.stop_reason, 0.3 < result.divergence_lr < 0.6
+    ('diverged', True)
     """
-    lrs = np.asarray(lrs, dtype=float)
-    losses = np.asarray(losses, dtype=float)
+    lrs, losses = _check_curve(lrs, losses)
+    beta = check_range("beta", beta, 0.0, 1.0, high_open=True)
+    if onset == "detect":
+        onset = _find_onset(losses, check_positive("threshold", threshold), beta)
+    elif onset is not None:
+        onset = check_int("onset", onset, minimum=0)
+        if onset >= len(losses):
+            raise ValueError(f"`onset` must index a point of the curve (< {len(losses)}), "
+                             f"but got onset={onset}")
+    if stop_reason is None:
+        stop_reason = ("nonfinite" if not np.all(np.isfinite(losses))
+                       else "end" if onset is None else "diverged")
+    elif stop_reason not in STOP_REASONS:
+        raise ValueError(f"`stop_reason` must be one of {', '.join(map(repr, STOP_REASONS))}, "
+                         f"but got stop_reason={stop_reason!r}")
     smoothed = ema(losses, beta)
     divergence_lr = growth_edge(lrs, losses, onset)
     stop = len(lrs) if onset is None else onset
