@@ -317,6 +317,17 @@ def test_reduce_lr_on_plateau_is_left_to_the_caller_and_composes_with_the_backof
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0025)
 
 
+
+def test_backoff_lowers_reduce_lr_on_plateau_floor_too():
+    model, optimizer = make()
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=0,
+                                                           min_lr=0.01)
+    guard = Guard(model, optimizer, scheduler, snapshot_every=10, forgive_after=0)
+    _run_to_rollback(guard, model, optimizer)
+    scheduler.step(1.0)
+    scheduler.step(2.0)  # the cut stops at the floor, which the backoff halved as well
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.005)
+
 def test_backoff_keeps_group_ratios_and_tensor_rates_in_place():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
@@ -420,6 +431,10 @@ _SCHEDULERS = {
     "sequential": lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
         torch.optim.lr_scheduler.LinearLR(o, 0.1, 1.0, 5),
         torch.optim.lr_scheduler.CosineAnnealingLR(o, 20)], milestones=[5]),
+    # audit case: a floor above 0 pulled the backed-off rate back up to the floor's level
+    "cosine_floor": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 60, eta_min=0.01),
+    "restarts_floor": lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        o, 15, eta_min=0.01),
 }
 
 

@@ -518,15 +518,19 @@ def _grad_norm(params: Iterable[torch.nn.Parameter]) -> float:
 
 def _scale_scheduler(scheduler: Any, factor: float) -> None:
     """Multiply the rates a torch scheduler (and those it chains) computes the next ones from:
-    ``base_lrs``, CyclicLR's ``max_lrs``, a chained ``ScheduleLR``'s ``scale``."""
+    ``base_lrs``, CyclicLR's ``max_lrs``, the floors ``eta_min`` (cosine annealing, with or
+    without restarts) and ``min_lrs`` (ReduceLROnPlateau), a chained ``ScheduleLR``'s
+    ``scale``. A floor left as it was would pull the backed-off rate back up towards it."""
     for child in getattr(scheduler, "_schedulers", ()):
         _scale_scheduler(child, factor)
     if _has_settable_scale(scheduler):
         scheduler.scale = scheduler.scale * factor
         return
-    for name in ("base_lrs", "max_lrs"):
+    for name in ("base_lrs", "max_lrs", "min_lrs"):
         if hasattr(scheduler, name):
             setattr(scheduler, name, [lr * factor for lr in getattr(scheduler, name)])
+    if isinstance(getattr(scheduler, "eta_min", None), (int, float)):
+        scheduler.eta_min = scheduler.eta_min * factor
 
 
 def _has_settable_scale(scheduler: Any) -> bool:
