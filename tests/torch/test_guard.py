@@ -168,6 +168,9 @@ def test_gives_up_with_divergence_error_after_bounded_retries(tmp_path):
     assert info.value.diagnosis.cause == "non_finite_loss"
     kinds = [e["event"] for e in guard.events]
     assert kinds[-1] == "give_up" and kinds.count("rollback") == 2
+    # one step number, the loop's (the monitor's count was rewound by the rollbacks)
+    assert info.value.diagnosis.step == guard.steps == guard.events[-1]["step"]
+    assert f"step {guard.steps}:" in str(info.value)
     lines = log.read_text().splitlines()
 
     def strict(constant):

@@ -51,6 +51,7 @@ Every event goes to the ``lrkit.guard`` logger, to ``guard.events`` and, when
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -415,10 +416,12 @@ class Guard:
             self._event("give_up", verdict, level=logging.ERROR,
                         detail=f"{self.max_retries} rollbacks in a row did not recover")
             self.close()
+            # the monitor counts from the snapshot it was rolled back to: the loop's step
+            verdict = dataclasses.replace(verdict, step=self._step)
             raise DivergenceError(
-                f"training diverged at step {self._step} and {self.max_retries} rollbacks "
-                f"(rate x{self._scale:g}) did not recover: {verdict}; start from a lower "
-                f"rate, or allow more rollbacks (max_retries) or a stronger backoff",
+                f"training diverged and {self.max_retries} rollbacks (rate x{self._scale:g}) "
+                f"did not recover: {verdict}; start from a lower rate, or allow more "
+                f"rollbacks (max_retries) or a stronger backoff",
                 diagnosis=verdict,
             )
         if self._retries > 1 and len(self._snapshots) > 1:
