@@ -195,3 +195,15 @@ def test_flat_curve_that_blows_up_falls_back_to_a_third_of_the_edge():
     result = analyze(lrs, losses, stop_reason="diverged", onset=70)
     assert result.suggestion == pytest.approx(result.divergence_lr / 3)
     assert "hardly fell" in result.note
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e-6, 1e-9, 1e-12])
+def test_the_reading_does_not_change_when_the_loss_is_scaled_down(scale):
+    """Audit case: below about 1e-9 an absolute floor took a falling curve for a flat one."""
+    lrs = np.geomspace(1e-4, 10, 80)
+    curve = np.array([2.0 / (1 + 30 * lr) if lr < 0.5 else 1e3 * lr for lr in lrs])
+    reference = analyze(lrs, curve)
+    scaled = analyze(lrs, curve * scale)
+    assert scaled.note == reference.note == ""
+    assert scaled.suggestion == pytest.approx(reference.suggestion, rel=1e-9)
+    assert scaled.divergence_lr == pytest.approx(reference.divergence_lr, rel=1e-9)

@@ -276,7 +276,7 @@ def _unreliable(losses: np.ndarray, smoothed: np.ndarray, stop: int, *,
     second = np.diff(losses[:stop], n=2)
     second = second[np.isfinite(second)]
     noise = float(1.4826 * np.median(np.abs(second)) / math.sqrt(6.0)) if second.size else 0.0
-    tiny = 1e-9 * max(1.0, abs(start_level))
+    tiny = 1e-9 * abs(start_level)  # float rounding of the losses themselves: relative
     if drop <= max(2.0 * noise, tiny):
         return (_FLAT + " by more than its noise; raise `end` or `num`, or check the model "
                 "and data")
