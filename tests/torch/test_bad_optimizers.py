@@ -82,3 +82,15 @@ def test_autotrain_puts_modes_back_when_the_search_is_interrupted(error):
     with pytest.raises(type(error)):
         autotrain(model, lambda params, lr: torch.optim.SGD(params, lr=lr), failing, DATA, 60)
     assert [m.training for m in model.modules()] == [False, False, True, False]
+
+
+
+def test_autotrain_holds_back_no_more_batches_than_data_has():
+    # audit case: val_batches=100 on 4 batches evaluated the same 4 batches 25 times over,
+    # at 100 loss calls per evaluation
+    model = torch.nn.Linear(2, 1)
+    result = autotrain(model, lambda params, lr: torch.optim.SGD(params, lr=lr), loss_fn, DATA,
+                       200, val_batches=100, seed=0)
+    assert result.steps_spent <= 300
+    # 4 calls per evaluation leave room for a race; 100 would have left none
+    assert len(result.candidates) >= 2 and result.by_phase.get("race", 0) > 0

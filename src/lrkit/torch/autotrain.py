@@ -304,7 +304,8 @@ def autotrain(
     any iterable of batches (cycled when it ends); the first ``val_batches`` batches are
     held back and only ever evaluated, to score the raced rates, or taken from
     ``val_data`` when given (better when ``data`` cycles over a small set, whose held-back
-    batches come round again in training). ``schedule`` is the shape
+    batches come round again in training); never more than that iterable has, when it has a
+    length. ``schedule`` is the shape
     (an lrkit schedule or any ``step -> multiplier``), by default linear warmup over 5% of
     the steps then cosine decay to 0. The same ``seed`` and data give the same result.
     """
@@ -329,6 +330,10 @@ def autotrain(
                         f"settings={settings!r}")
     if not hasattr(data, "__iter__"):
         raise TypeError(f"`data` must be an iterable of batches, but got data={data!r}")
+    sized = val_data if val_data is not None else data
+    if hasattr(sized, "__len__") and len(sized) < val_batches:
+        # more would evaluate the same batches again, at a loss call each, for nothing
+        val_batches = max(1, len(sized))
     settings = settings or Settings()
     limit = int(math.floor(budget * steps + 1e-9))
     optimizer = _checked_optimizer(make_optimizer, model)
