@@ -40,3 +40,20 @@ def test_load_state_dict_names_missing_keys():
         state = Monitor().state_dict()
         del state["step"]
         Monitor().load_state_dict(state)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-9, 1e-12])
+def test_the_verdict_does_not_change_when_the_loss_is_scaled_down(scale):
+    """Audit case: a slowly falling curve read 'too_low' at its own scale and 'plateau' once
+    multiplied by 1e-9 or less: the noise floor was absolute."""
+    import numpy as np
+
+    def verdict(factor):
+        monitor = Monitor()
+        rng = np.random.default_rng(0)
+        for t in range(300):
+            result = monitor.update(factor * (1.0 / (1 + 0.002 * t) + 1e-3 * rng.standard_normal()),
+                                    lr=1e-4)
+        return result.status
+
+    assert verdict(scale) == verdict(1.0) == "too_low"

@@ -284,7 +284,7 @@ class Monitor:
         noise = _MAD_TO_SIGMA * _median([abs(x - md) for x in d]) / math.sqrt(2.0)
         start = self._start if math.isfinite(self._start) else a[0]
         magnitude = max(abs(level), abs(start))
-        noise = max(noise, 1e-9 * (1.0 + magnitude))
+        noise = max(noise, 1e-9 * magnitude, 1e-300)  # rounding of the losses: relative
         self._level, self._noise = level, noise
         best_before = self._best
         if level < self._best:
