@@ -93,16 +93,22 @@ def _worker(storage_spec, name):
 
 def kill_one_worker_mid_trial(storage_spec: str, name: str, n_trials: int = 5) -> None:
     storage = _create(storage_spec, name, n_trials)
-    victim, survivor = _worker(storage_spec, name), _worker(storage_spec, name)
+    # the survivor starts once the victim has a trial going: started together on a busy
+    # machine, the survivor could run every trial before the victim had imported torch
+    victim, survivor = _worker(storage_spec, name), None
     try:
         study = optuna.load_study(study_name=name, storage=storage)
+        deadline = time.time() + 60
+        while time.time() < deadline and not study.get_trials(states=(TrialState.RUNNING,)):
+            time.sleep(0.05)
+        survivor = _worker(storage_spec, name)
         killed = _signal_mid_trial(study, victim.pid, signal.SIGKILL)
         assert killed is not None, "the victim never got a trial going"
         assert survivor.wait(timeout=90) == 0
         victim.wait()
     finally:
         for p in (victim, survivor):
-            if p.poll() is None:
+            if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
     trials = optuna.load_study(study_name=name, storage=storage).get_trials()
