@@ -143,3 +143,15 @@ def test_amp_overflow_is_left_to_the_grad_scaler():
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
     fit(module, callback, steps=40, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)])
     assert callback.events == [] and scaler.get_scale() == 128.0
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"snapshot_every": 0}, ValueError, "`snapshot_every` must be a positive integer"),
+    ({"bogus": 1}, TypeError, "LrkitGuard takes Guard's keyword arguments .* but got bogus"),
+    ({"distributed": True}, ValueError, "`distributed` must be left to the Lightning Trainer"),
+    ({"event_log": 123}, TypeError, "`event_log` must be a path or None"),
+])
+def test_bad_arguments_are_named_when_the_callback_is_built(kwargs, error, message):
+    # audit case: they surfaced only when fit started, some without the argument's name
+    with pytest.raises(error, match=message):
+        LrkitGuard(**kwargs)

@@ -489,3 +489,47 @@ def test_a_resumed_guard_decides_exactly_like_the_uninterrupted_one():
     assert same(resumed_final, final)
     with pytest.raises(ValueError, match="`state_dict` must come from Guard.state_dict"):
         resumed.load_state_dict({"scale": 1.0})
+
+
+def test_a_manual_snapshot_at_the_step_of_a_kept_one_does_not_lose_its_file(tmp_path):
+    """Audit case: both snapshots of step 0 had one file; dropping the older one deleted it,
+    and the rollback that fell back to the newer one raised FileNotFoundError."""
+    model, optimizer = make()
+    guard = Guard(model, optimizer, snapshot_every=5, directory=tmp_path, max_skips=0)
+    guard.snapshot()  # step 0 again
+    with pytest.raises(DivergenceError):  # every rollback ran, down to the oldest snapshot
+        for t in range(20):
+            backward_step(guard, model, optimizer, scale=math.nan if t >= 5 else 1.0)
+            assert all(s.path.exists() for s in guard._snapshots)
+    assert [e["event"] for e in guard.events].count("rollback") == 3
+
+
+def test_paths_of_the_wrong_kind_are_named():
+    model, optimizer = make()
+    with pytest.raises(TypeError, match="`event_log` must be a path or None, but got event_log=123"):
+        Guard(model, optimizer, event_log=123)
+    with pytest.raises(TypeError, match="`directory` must be a path or None"):
+        Guard(model, optimizer, directory=123)
+
+
+def test_a_file_where_the_snapshot_folder_should_be_is_named(tmp_path):
+    model, optimizer = make()
+    (tmp_path / "f.txt").write_text("")
+    with pytest.raises(ValueError, match="`directory` must be a folder"):
+        Guard(model, optimizer, directory=tmp_path / "f.txt")
+    with pytest.raises(ValueError, match="`event_log` must be a file path"):
+        Guard(model, optimizer, event_log=tmp_path)
+
+
+@pytest.mark.parametrize("key, value", [("scale", "x"), ("step", "abc")])
+def test_a_malformed_state_leaves_the_guard_as_it_was(key, value):
+    model, optimizer = make()
+    guard = Guard(model, optimizer, snapshot_every=5)
+    for _ in range(7):
+        backward_step(guard, model, optimizer)
+    before = guard.state_dict()
+    state = dict(before, **{key: value})
+    state["monitor"] = Guard(*make()).monitor.state_dict()  # a different window
+    with pytest.raises(ValueError, match=f"but got {key}={value!r}"):
+        guard.load_state_dict(state)
+    assert guard.state_dict() == before

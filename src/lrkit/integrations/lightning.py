@@ -22,6 +22,7 @@ Events are logged to ``lrkit.guard``, kept in ``callback.events`` and, with
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -30,7 +31,7 @@ from lrkit._optional import require
 _lightning = require("lightning", "lrkit.integrations.lightning")
 import torch  # noqa: E402
 
-from lrkit.torch.guard import Guard, _grad_norm  # noqa: E402
+from lrkit.torch.guard import Guard, _grad_norm, check_options  # noqa: E402
 
 __all__ = ["LrkitGuard"]
 
@@ -46,12 +47,18 @@ class LrkitGuard(_lightning.pytorch.Callback):
     """
 
     def __init__(self, **guard_kwargs: Any) -> None:
-        for owned in ("scaler", "clip_grad_norm", "check_grads"):
+        for owned in ("scaler", "clip_grad_norm", "check_grads", "distributed"):
             if owned in guard_kwargs:
                 raise ValueError(
                     f"`{owned}` must be left to the Lightning Trainer, but got "
                     f"{owned}={guard_kwargs[owned]!r}"
                 )
+        known = set(inspect.signature(Guard).parameters) - {"model", "optimizer", "scheduler"}
+        unknown = sorted(set(guard_kwargs) - known)
+        if unknown:
+            raise TypeError(f"LrkitGuard takes Guard's keyword arguments ({', '.join(sorted(known))}), "
+                            f"but got {', '.join(unknown)}")
+        check_options(**guard_kwargs)  # here, not when fit starts
         self.guard_kwargs = guard_kwargs
         self.guard: Guard | None = None
         self._losses: list[float] = []

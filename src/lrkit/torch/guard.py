@@ -172,15 +172,16 @@ class Guard:
         self.scaler = scaler
         self._amp = scaler is not None and scaler.is_enabled()
         self.monitor = monitor if monitor is not None else Monitor()
-        self.snapshot_every = check_int("snapshot_every", snapshot_every, minimum=1)
-        self.keep = check_int("keep", keep, minimum=1)
-        self.backoff = check_range("backoff", backoff, 0.0, 1.0, low_open=True, high_open=True)
-        self.forgive_after = (
-            10 * self.snapshot_every if forgive_after is None
-            else check_int("forgive_after", forgive_after, minimum=0)
-        )
-        self.max_retries = check_int("max_retries", max_retries, minimum=0)
-        self.max_skips = check_int("max_skips", max_skips, minimum=0)
+        options = check_options(snapshot_every=snapshot_every, keep=keep, backoff=backoff,
+                                forgive_after=forgive_after, max_retries=max_retries,
+                                max_skips=max_skips, directory=directory, event_log=event_log)
+        self.snapshot_every = options["snapshot_every"]
+        self.keep = options["keep"]
+        self.backoff = options["backoff"]
+        self.forgive_after = (10 * self.snapshot_every if options["forgive_after"] is None
+                              else options["forgive_after"])
+        self.max_retries = options["max_retries"]
+        self.max_skips = options["max_skips"]
         self.clip_grad_norm = (
             None if clip_grad_norm is None else check_positive("clip_grad_norm", clip_grad_norm)
         )
@@ -325,6 +326,8 @@ class Guard:
             snap = Snapshot.take(self.model, self.optimizer, self.scheduler, self.scaler,
                                  directory=self.directory, name=f"guard-{done:09d}{suffix}.pt",
                                  extra=extra)
+        if snap.path is not None:  # a snapshot of the same step was overwritten by this one
+            self._snapshots = [s for s in self._snapshots if s.path != snap.path]
         self._snapshots.append(snap)
         while len(self._snapshots) > self.keep:
             old = self._snapshots.pop(0)
@@ -352,12 +355,23 @@ class Guard:
             raise ValueError(
                 f"`state_dict` must come from Guard.state_dict(), but got state_dict={state_dict!r}"
             )
+        # every field read before any is set: a bad one leaves the guard as it was
+        fields = {}
+        for key, kind, default in (("step", int, 0), ("scale", float, None), ("rollbacks", int, 0),
+                                   ("retries", int, 0), ("skips", int, 0),
+                                   ("since_snapshot", int, 0)):
+            value = state_dict.get(key, default)
+            try:
+                fields[key] = kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"`state_dict` must come from Guard.state_dict(), but got "
+                                 f"{key}={value!r}") from None
         self.monitor.load_state_dict(state_dict["monitor"])
-        self._step = int(state_dict.get("step", 0))
-        self._scale = float(state_dict["scale"])
-        self._rollbacks = int(state_dict.get("rollbacks", 0))
-        self._retries = int(state_dict.get("retries", 0))
-        self._skips = int(state_dict.get("skips", 0))
+        self._step = fields["step"]
+        self._scale = fields["scale"]
+        self._rollbacks = fields["rollbacks"]
+        self._retries = fields["retries"]
+        self._skips = fields["skips"]
         self._last_rollback_step = state_dict.get("last_rollback_step")
         self.events = list(state_dict.get("events", []))
         for old in self._snapshots:  # the construction's snapshot, a state now left behind
@@ -365,7 +379,7 @@ class Guard:
                 old.path.unlink()
         self._snapshots.clear()
         self.snapshot()
-        self._since_snapshot = int(state_dict.get("since_snapshot", 0))
+        self._since_snapshot = fields["since_snapshot"]
 
     def close(self) -> None:
         """Close the event log."""
@@ -517,6 +531,36 @@ def _grad_norm(params: Iterable[torch.nn.Parameter]) -> float:
     except RuntimeError:  # gradients on several devices
         stacked = torch.stack([n.to(norms[0].device) for n in norms])
     return float(torch.linalg.vector_norm(stacked))
+
+
+def check_options(**options: Any) -> dict[str, Any]:
+    """The Guard's keyword options checked and normalised, each error naming its option;
+    shared with the Lightning callback, which must check them before ``fit`` starts."""
+    checks = {
+        "snapshot_every": lambda v: check_int("snapshot_every", v, minimum=1),
+        "keep": lambda v: check_int("keep", v, minimum=1),
+        "backoff": lambda v: check_range("backoff", v, 0.0, 1.0, low_open=True, high_open=True),
+        "forgive_after": lambda v: None if v is None else check_int("forgive_after", v, minimum=0),
+        "max_retries": lambda v: check_int("max_retries", v, minimum=0),
+        "max_skips": lambda v: check_int("max_skips", v, minimum=0),
+        "directory": lambda v: _check_path("directory", v, folder=True),
+        "event_log": lambda v: _check_path("event_log", v, folder=False),
+    }
+    return {name: checks[name](value) if name in checks else value
+            for name, value in options.items()}
+
+
+def _check_path(name: str, value: Any, *, folder: bool) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a path or None, but got {name}={value!r}")
+    path = Path(value)
+    if folder and path.exists() and not path.is_dir():
+        raise ValueError(f"`{name}` must be a folder, but got {name}={str(value)!r}, a file")
+    if not folder and path.is_dir():
+        raise ValueError(f"`{name}` must be a file path, but got {name}={str(value)!r}, a folder")
+    return value
 
 
 def _scale_scheduler(scheduler: Any, factor: float) -> None:
