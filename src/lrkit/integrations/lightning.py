@@ -42,7 +42,8 @@ class LrkitGuard(_lightning.pytorch.Callback):
     Takes the keyword arguments of :class:`lrkit.torch.Guard` (``snapshot_every``,
     ``backoff``, ``forgive_after``, ``max_retries``, ``max_skips``, ``directory``,
     ``event_log``, ``monitor``, ...) except the ones Lightning owns (``scaler``,
-    ``clip_grad_norm``: use the Trainer's ``precision`` and ``gradient_clip_val``).
+    ``clip_grad_norm``: use the Trainer's ``precision`` and ``gradient_clip_val``;
+    ``distributed``: read from the Trainer), checked when the callback is built.
     Only the first optimizer and its schedulers are guarded.
     """
 
