@@ -222,3 +222,11 @@ def test_worker_refuses_quiet_with_json(capsys):
         main(["worker", "--storage", "x.journal", "--study", "s", "--quiet", "--json"])
     assert info.value.code == 2
     assert "argument --json: not allowed with argument --quiet" in capsys.readouterr().err
+
+
+def test_a_seed_the_samplers_cannot_take_is_refused_before_the_study_is_created(tmp_path, capsys):
+    # review case: 2**32 passed the check and failed inside the worker with numpy's message
+    assert main(tune_args(tmp_path, "--seed", str(2**32))) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "`--seed` must be < 2**32" in err
+    assert not (tmp_path / "t.journal").exists()

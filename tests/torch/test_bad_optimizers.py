@@ -94,3 +94,35 @@ def test_autotrain_holds_back_no_more_batches_than_data_has():
     assert result.steps_spent <= 300
     # 4 calls per evaluation leave room for a race; 100 would have left none
     assert len(result.candidates) >= 2 and result.by_phase.get("race", 0) > 0
+
+
+def test_autotrain_takes_a_streaming_loader_and_a_frozen_first_group():
+    """Review cases: a DataLoader over an IterableDataset defines __len__ and raises from it;
+    a first group frozen at lr=0 (a backbone) with a head that follows lr trained before."""
+    from torch.utils.data import DataLoader, IterableDataset
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            generator = torch.Generator().manual_seed(0)
+            while True:
+                x = torch.randn(8, 2, generator=generator)
+                yield x, x.sum(1, keepdim=True)
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    frozen = model[0].weight.detach().clone()
+
+    def make_optimizer(params, lr):
+        return torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.0},
+                                {"params": model[1].parameters(), "lr": lr}])
+
+    result = autotrain(model, make_optimizer, loss_fn, DataLoader(Stream(), batch_size=None),
+                       60, seed=0)
+    assert result.steps_spent <= 90
+    assert torch.equal(model[0].weight, frozen)
+
+
+def test_autotrain_refuses_a_factory_that_fixes_a_tiny_rate():
+    # review case: numpy's default atol let rates at or below 1e-8 pass as proportional
+    with pytest.raises(ValueError, match="must set every group's rate in proportion"):
+        autotrain(torch.nn.Linear(2, 1), lambda params, lr: torch.optim.SGD(params, lr=1e-9),
+                  loss_fn, DATA, 60)

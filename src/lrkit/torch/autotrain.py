@@ -272,12 +272,21 @@ def _checked_optimizer(make_optimizer: Callable[[Any, float], Any],
         raise TypeError(f"`make_optimizer` must return a torch.optim.Optimizer, but got {optimizer!r}")
     at_one = read_base_lrs(optimizer)
     at_two = read_base_lrs(make_optimizer(model.parameters(), 2.0))
-    if at_one[0] <= 0 or not np.allclose(at_two, [2 * lr for lr in at_one], rtol=1e-9):
+    if max(at_one) <= 0 or not np.allclose(at_two, [2 * lr for lr in at_one], rtol=1e-9, atol=0.0):
         raise ValueError(
             f"`make_optimizer(params, lr)` must set every group's rate in proportion to `lr`, "
             f"but got rates {at_one} at lr=1 and {at_two} at lr=2 (use `lr` in the factory, "
             f"e.g. lambda params, lr: torch.optim.SGD(params, lr=lr))")
     return optimizer
+
+
+def _length(batches: Any) -> int | None:
+    """``len(batches)``, or None when it has none (a DataLoader over an IterableDataset
+    defines ``__len__`` and raises ``TypeError`` from it)."""
+    try:
+        return len(batches)
+    except TypeError:
+        return None
 
 
 def autotrain(
@@ -300,7 +309,8 @@ def autotrain(
     ``floor(budget * steps)`` calls of ``loss_fn`` in all.
 
     ``make_optimizer(params, lr)`` builds any torch optimizer (groups may scale ``lr``;
-    their ratios are kept). ``loss_fn(model, batch)`` returns a scalar tensor. ``data`` is
+    their ratios are kept); it is called twice at the start, at ``lr=1`` and ``lr=2``, to
+    check that the rates follow ``lr``. ``loss_fn(model, batch)`` returns a scalar tensor. ``data`` is
     any iterable of batches (cycled when it ends); the first ``val_batches`` batches are
     held back and only ever evaluated, to score the raced rates, or taken from
     ``val_data`` when given (better when ``data`` cycles over a small set, whose held-back
@@ -330,10 +340,10 @@ def autotrain(
                         f"settings={settings!r}")
     if not hasattr(data, "__iter__"):
         raise TypeError(f"`data` must be an iterable of batches, but got data={data!r}")
-    sized = val_data if val_data is not None else data
-    if hasattr(sized, "__len__") and len(sized) < val_batches:
+    available = _length(val_data if val_data is not None else data)
+    if available is not None and available < val_batches:
         # more would evaluate the same batches again, at a loss call each, for nothing
-        val_batches = max(1, len(sized))
+        val_batches = max(1, available)
     settings = settings or Settings()
     limit = int(math.floor(budget * steps + 1e-9))
     optimizer = _checked_optimizer(make_optimizer, model)

@@ -60,6 +60,8 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # before the study is created: the samplers reject a negative seed only later, in a worker
     seed = None if seed is None else check_seed("seed", seed)
+    if seed is not None and seed >= 2**32:  # the samplers seed numpy, which takes 32 bits
+        raise ValueError(f"`seed` must be < 2**32, but got seed={seed}")
     prob = get(problem)  # as given: its errors quote what the user typed
     spec = problem_spec(problem)
     if lr_range is not None:
