@@ -56,6 +56,19 @@ def check_range(name: str, value: Any, low: float, high: float, *, low_open: boo
     return value
 
 
+def check_number(name: str, value: Any) -> float:
+    """``value`` as a float: a number, or a one-element tensor or array (``.item()``); a
+    ``TypeError`` naming ``name`` for anything else (None, a string, a bool, a list such as
+    ``get_last_lr()``). NaN and inf pass: to the callers they are divergence, not bad input.
+    """
+    if value is not None and not isinstance(value, (bool, str, bytes)):
+        try:
+            return float(value.item() if hasattr(value, "item") else value)
+        except (TypeError, ValueError, RuntimeError):  # RuntimeError: .item() of a long tensor
+            pass
+    raise TypeError(f"`{name}` must be a number, but got {name}={value!r}")
+
+
 #: the largest seed: every generator lrkit seeds (python, numpy modulo 2**32, torch) takes it
 MAX_SEED = 2**63 - 1
 

@@ -46,7 +46,7 @@ import math
 from collections import deque
 from typing import Any
 
-from lrkit._validation import check_int, check_positive, check_range
+from lrkit._validation import check_int, check_number, check_positive, check_range
 from lrkit.monitor.verdict import (
     DIVERGED,
     OK,
@@ -223,11 +223,11 @@ class Monitor:
         diagnosis. A diverged step is not added to the window, so the statistics stay
         those of the healthy run (what a rollback returns to).
         """
-        x = _number("loss", loss)
+        x = check_number("loss", loss)
         g = math.nan if grad_norm is None else _norm("grad_norm", grad_norm)
         u = None if update_norm is None else _norm("update_norm", update_norm)
         if lr is not None:
-            lr = _number("lr", lr)
+            lr = check_number("lr", lr)
             if not (math.isfinite(lr) and lr >= 0.0):
                 raise ValueError(f"`lr` must be finite and >= 0, but got lr={lr!r}")
         step = self._step
@@ -432,20 +432,9 @@ _STATE_KEYS = frozenset({"step", "losses", "grads", "lrs", "first", "start", "be
                          "lr_sum", "level", "noise", "blowup_at", "blowup_margin", "trend"})
 
 
-def _number(name: str, value: Any) -> float:
-    """``float(value)`` for a number or a one-element tensor; a ``TypeError`` naming ``name``
-    for anything else (a list such as ``get_last_lr()``, a string, a bool, None)."""
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        raise TypeError(f"`{name}` must be a number, but got {name}={value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number, but got {name}={value!r}") from None
-
-
 def _norm(name: str, value: Any) -> float:
     """A norm: a number that is not negative (NaN and inf pass: they are divergence)."""
-    norm = _number(name, value)
+    norm = check_number(name, value)
     if norm < 0:
         raise ValueError(f"`{name}` must be >= 0 (a norm), but got {name}={norm!r}")
     return norm

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrkit._optional import require
+from lrkit._validation import check_number
 from lrkit.tuning.recovery import Heartbeat, queue_retry, reap_stale_trials
 from lrkit.tuning.sampler import (
     LRSampler,
@@ -25,7 +26,7 @@ from lrkit.tuning.sampler import (
     leading_trial,
     range_exhausted,
 )
-from lrkit.tuning.trial import Trial, _as_float
+from lrkit.tuning.trial import Trial
 
 optuna = require("optuna", "lrkit.tune")
 TrialState = optuna.trial.TrialState
@@ -237,7 +238,7 @@ def run_trial(study: Any, objective: Callable[[Trial], float], settings: Setting
             logger.info("trial %d diverged: %s", trial.number, exc)
             state = TrialState.PRUNED
         else:
-            value = _as_float(result, "objective(trial)")
+            value = check_number("objective(trial)", result)
             if not math.isfinite(value):
                 trial.mark_diverged(max(trial.steps - 1, 0), value)
                 state, value = TrialState.PRUNED, None

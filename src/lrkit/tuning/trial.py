@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lrkit._optional import require
-from lrkit._validation import check_int
+from lrkit._validation import check_int, check_number
 
 optuna = require("optuna", "lrkit.tune")
 
@@ -116,7 +116,7 @@ class Trial:
         if step <= self._last_step:
             raise ValueError(f"`step` must increase from one report to the next, but got "
                              f"step={step} after step={self._last_step}")
-        value = _as_float(loss)
+        value = check_number("loss", loss)
         self._last_step = step
         self.steps = step + 1
         if not math.isfinite(value):
@@ -131,7 +131,7 @@ class Trial:
         self._window.append(value)
         crossed = any(self._last_write < c <= step for c in self._checkpoints)
         if crossed or step - self._last_write >= self._report_every:
-            written = self._write(step, None if validation is None else _as_float(validation))
+            written = self._write(step, None if validation is None else check_number("validation", validation))
             if self._prune and self.optuna.should_prune():
                 if self._above and written > limit:
                     # cut while above the blow-up limit, before `patience` reports could
@@ -176,14 +176,3 @@ class Trial:
         self.optuna.report(value, step)
         self._last_write = step
         return value
-
-
-def _as_float(value: Any, name: str = "loss") -> float:
-    """``value`` (a number or a one-element tensor) as a float, or a ``TypeError`` naming
-    ``name`` for anything else (None, a string, a bool)."""
-    if value is None or isinstance(value, (bool, str, bytes)):
-        raise TypeError(f"`{name}` must be a number, but got {name}={value!r}")
-    try:
-        return float(value.item() if hasattr(value, "item") else value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number, but got {name}={value!r}") from None
