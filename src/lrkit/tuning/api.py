@@ -11,7 +11,7 @@ from typing import Any
 
 from lrkit._optional import require
 from lrkit._progress import progress_bar
-from lrkit._validation import check_callable, check_int, check_positive
+from lrkit._validation import check_callable, check_int, check_positive, check_seed
 
 SAMPLERS = ("lrkit", "tpe", "random")
 PRUNERS = ("lrkit", "median", "none")
@@ -88,6 +88,14 @@ def make_pruner(spec: Any, *, total_steps: int | None = None) -> Any:
         return optuna.pruners.NopPruner()
     raise ValueError(f"`pruner` must be one of {', '.join(map(repr, PRUNERS))} or an Optuna "
                      f"pruner, but got pruner={spec!r}")
+
+
+def check_sampler_seed(seed: Any) -> int:
+    """A seed the samplers take: they seed numpy, which takes 32 bits, so ``[0, 2**32)``."""
+    seed = check_seed("seed", seed)
+    if seed >= 2**32:
+        raise ValueError(f"`seed` must be < 2**32, but got seed={seed}")
+    return seed
 
 
 def check_lr_range(lr_range: Any) -> tuple[float, float]:
@@ -213,10 +221,8 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     from lrkit.tuning.storage import create_or_load_study, open_storage
 
     check_callable("objective", objective)
-    if seed is not None:  # the samplers seed numpy, which takes 32 bits
-        seed = check_int("seed", seed, minimum=0)
-        if seed >= 2**32:
-            raise ValueError(f"`seed` must be < 2**32, but got seed={seed}")
+    if seed is not None:
+        seed = check_sampler_seed(seed)
     if n_trials is None and budget is None:
         raise ValueError("`n_trials` or `budget` must be given, but got n_trials=None and budget=None")
     if n_trials is not None:

@@ -43,10 +43,10 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     with neither given, a resumed study keeps its stored ones and a new one runs
     ``DEFAULT_TRIALS``.
     """
-    from lrkit._validation import check_seed
     from lrkit.problems import get
     from lrkit.tuning.api import (
         check_lr_range,
+        check_sampler_seed,
         make_pruner,
         make_sampler,
         resume_lr_range,
@@ -59,9 +59,7 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     optuna = require("optuna", "lrkit tune")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # before the study is created: the samplers reject a negative seed only later, in a worker
-    seed = None if seed is None else check_seed("seed", seed)
-    if seed is not None and seed >= 2**32:  # the samplers seed numpy, which takes 32 bits
-        raise ValueError(f"`seed` must be < 2**32, but got seed={seed}")
+    seed = None if seed is None else check_sampler_seed(seed)
     prob = get(problem)  # as given: its errors quote what the user typed
     spec = problem_spec(problem)
     if lr_range is not None:
