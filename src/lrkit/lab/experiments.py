@@ -485,9 +485,9 @@ def decay(objective: Objective | str = "noisy-quadratic", optimizer: Any = "gd",
             lr = 1.0 / objective.L
         elif isinstance(optimizer, _optimizers._Optimizer) and isinstance(optimizer.lr, float):
             lr = optimizer.lr  # an optimizer object: its own rate
-        elif objective.curvature_at(objective.x0) > 0:
+        elif (curvature := objective.curvature_at(objective.x0)) > 0:
             # the curvature where the runs start, in place of a global L no one knows
-            lr = 1.0 / objective.curvature_at(objective.x0)
+            lr = 1.0 / curvature
         else:
             _optimizers.make(name, 1.0)  # an unknown name: the optimizer's own error
             lr = _optimizers.OPTIMIZERS[name].__dataclass_fields__["lr"].default
