@@ -107,12 +107,11 @@ def _command_parser(parser: argparse.ArgumentParser,
                     args: argparse.Namespace) -> argparse.ArgumentParser:
     """The parser of the (sub)command that ``args`` chose: ``lrkit lab sweep``'s for that."""
     while True:
-        choices = next((a for a in parser._actions
-                        if isinstance(a, argparse._SubParsersAction)), None)
-        chosen = getattr(args, choices.dest, None) if choices is not None else None
-        if chosen not in (choices.choices if choices is not None else {}):
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        chosen = None if sub is None else sub.choices.get(getattr(args, sub.dest, None))
+        if chosen is None:
             return parser
-        parser = choices.choices[chosen]
+        parser = chosen
 
 
 def _command_name(args: argparse.Namespace) -> str:
