@@ -27,11 +27,16 @@ def read_base_lrs(optimizer: torch.optim.Optimizer) -> list[float]:
     if not optimizer.param_groups:
         raise ValueError(f"`optimizer` must have at least one parameter group, but got "
                          f"{type(optimizer).__name__} with none")
-    lrs = [float(group["lr"]) for group in optimizer.param_groups]
+    return check_group_lrs([float(group["lr"]) for group in optimizer.param_groups])
+
+
+def check_group_lrs(lrs: list[float]) -> list[float]:
+    """``lrs``, one rate per parameter group, each finite and >= 0, or a ValueError naming
+    the group."""
     for i, lr in enumerate(lrs):
         if not (math.isfinite(lr) and lr >= 0.0):
-            raise ValueError(f"`lr` of every parameter group of `optimizer` must be finite and "
-                             f">= 0, but got lr={lr!r} in group {i}")
+            raise ValueError(f"`lr` of every parameter group must be finite and >= 0, but got "
+                             f"lr={lr!r} in group {i}")
     return lrs
 
 

@@ -13,7 +13,6 @@ a torch scheduler chained after it (``SequentialLR``) starts from the same base.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,7 +23,7 @@ from lrkit._validation import check_int, check_positive
 from lrkit.schedules.base import Schedule
 from lrkit.schedules.parsing import as_schedule
 from lrkit.schedules.plateau import ReduceOnPlateau
-from lrkit.torch.groups import read_base_lrs
+from lrkit.torch.groups import check_group_lrs, read_base_lrs
 
 __all__ = ["ScheduleLR"]
 
@@ -76,7 +75,7 @@ class ScheduleLR(LRScheduler):
         # initial_lr in the param groups and wrap optimizer.step.
         self.optimizer = optimizer
         lrs = read_base_lrs(optimizer)
-        self.base_lrs = _check_base_lrs([float(group.get("initial_lr", lr))
+        self.base_lrs = check_group_lrs([float(group.get("initial_lr", lr))
                                          for group, lr in zip(optimizer.param_groups, lrs,
                                                               strict=True)])
         for group, base in zip(optimizer.param_groups, self.base_lrs, strict=True):
@@ -218,7 +217,7 @@ class ScheduleLR(LRScheduler):
         self.last_epoch = check_int("step", state_dict["step"], minimum=0)
         self._step_count = self.last_epoch + 1
         self._scale = check_positive("scale", state_dict.get("scale", 1.0))
-        self.base_lrs = _check_base_lrs([float(lr) for lr in base_lrs])
+        self.base_lrs = check_group_lrs([float(lr) for lr in base_lrs])
         self._apply()
 
     def __repr__(self) -> str:
@@ -227,15 +226,6 @@ class ScheduleLR(LRScheduler):
             f"scale={self._scale!r}, base_lrs={self.base_lrs!r})"
         )
 
-
-def _check_base_lrs(base_lrs: list[float]) -> list[float]:
-    for i, lr in enumerate(base_lrs):
-        if not (math.isfinite(lr) and lr >= 0.0):
-            raise ValueError(
-                f"`lr` of every parameter group must be finite and >= 0, but got lr={lr!r} "
-                f"in group {i}"
-            )
-    return base_lrs
 
 
 def _resolve(schedule: Any, groups: int) -> tuple[list[Any], bool]:
