@@ -84,6 +84,9 @@ def test_function_returning_something_else_is_a_type_error(tmp_path):
      KeyError),
     ("def f():\n    raise RuntimeError('no\\ndata')\n", "f",
      r"`problem` '.*user.py:f' raised RuntimeError: no data$", RuntimeError),
+    ("import sys\nsys.exit(0)\n", "f", r"importing .*user.py raised sys.exit\(0\)$", SystemExit),
+    ("import sys\ndef f():\n    sys.exit('usage: f')\n", "f",
+     r"`problem` '.*user.py:f' raised sys.exit\('usage: f'\)$", SystemExit),
     ("def f(x, y=1):\n    pass\n", "f",
      r"must name a function that takes no arguments, .*user.py:f' \(f\(x, y=1\)\)", None),
 ])

@@ -124,8 +124,10 @@ def get(spec: str) -> Problem:
 
 def _load_from_file(spec: str) -> Problem:
     """Import ``path.py`` and call its ``function()``. What goes wrong in the user's file (a
-    syntax error, an exception at import or in the call, a function that needs arguments) is
-    a ValueError naming ``problem``, chained to the original exception."""
+    syntax error, an exception at import or in the call, a ``sys.exit()`` there, a function
+    that needs arguments) is a ValueError naming ``problem``, chained to the original
+    exception. (A ``SystemExit`` is caught too: let through, it would end ``lrkit find``
+    silently, with status 0 after ``sys.exit(0)``, and nothing found.)"""
     path_text, function_name = spec.rsplit(":", 1)
     path = Path(path_text)
     if not path.is_file():
@@ -137,7 +139,7 @@ def _load_from_file(spec: str) -> Problem:
     sys.modules[module_name] = module
     try:
         module_spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         sys.modules.pop(module_name, None)
         raise ValueError(f"`problem` {spec!r}: importing {path} raised "
                          f"{_describe(exc)}") from exc
@@ -158,12 +160,14 @@ def _load_from_file(spec: str) -> Problem:
         pass
     try:
         return factory()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise ValueError(f"`problem` {spec!r} raised {_describe(exc)}") from exc
 
 
 def _describe(exc: BaseException) -> str:
-    """``RuntimeError: boom``, on one line."""
+    """``RuntimeError: boom``, on one line; ``SystemExit`` as ``sys.exit(0)``."""
+    if isinstance(exc, SystemExit):
+        return f"sys.exit({exc.code!r})"
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
