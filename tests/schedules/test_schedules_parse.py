@@ -48,6 +48,10 @@ def test_parses_nested_calls_with_keywords_and_lists() -> None:
         ("x" * 20_000, "at most 10000 characters"),
         ("warmup(1, " * 40 + "constant()" + ")" * 40, "nest at most"),
         ("cosine(10)\x00", "must be a schedule expression"),
+        # inside another call, the message says which inner call is wrong
+        ("warmup(10, cosine(-5))", "in 'cosine(-5)': `total_steps` must be a positive integer"),
+        ("join([cosine(10), cosine(10, final=-1)], [10])", "in 'cosine(10, final=-1)': `final`"),
+        ("warmup(10, cosine(5, 1, 2))", "in 'cosine(5, 1, 2)': cosine(total_steps"),
     ],
 )
 def test_malformed_text_is_one_value_error(text: str, fragment: str) -> None:

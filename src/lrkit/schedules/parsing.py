@@ -90,18 +90,21 @@ def _build(node: ast.AST, depth: int) -> Schedule:
         if keyword.arg in kwargs:
             raise _Malformed(f"argument {keyword.arg!r} given twice")
         kwargs[keyword.arg] = _literal(keyword.value, depth)
-    return _call(name, factory, args, kwargs)
+    # inside another call, the error says which inner call it is: join(cosine(10), cosine(-5))
+    where = f"in {_describe(node)}: " if depth > 0 else ""
+    return _call(name, factory, args, kwargs, where)
 
 
-def _call(name: str, factory: Any, args: list[Any], kwargs: dict[str, Any]) -> Schedule:
+def _call(name: str, factory: Any, args: list[Any], kwargs: dict[str, Any],
+          where: str) -> Schedule:
     try:
         inspect.signature(factory).bind(*args, **kwargs)
     except TypeError as exc:
-        raise _Malformed(f"{name}{inspect.signature(factory)}: {exc}") from None
+        raise _Malformed(f"{where}{name}{inspect.signature(factory)}: {exc}") from None
     try:
         return factory(*args, **kwargs)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise _Malformed(str(exc)) from None
+        raise _Malformed(f"{where}{exc}") from None
 
 
 def _literal(node: ast.AST, depth: int) -> Any:
