@@ -8,7 +8,8 @@ from lrkit.problems import Problem
 
 
 def tiny_regression(
-    *, nan_at_call=None, nan_seed=None, evaluate_nan=False, groups=False, keep=None, name="tiny"
+    *, nan_at_call=None, nan_seed=None, evaluate_nan=False, groups=False, keep=None, name="tiny",
+    lbfgs=False,
 ):
     """Linear regression on 64 fixed points; options inject failures or record the optimizer."""
     generator = torch.Generator().manual_seed(0)
@@ -23,7 +24,9 @@ def tiny_regression(
 
     def make_optimizer(params, lr):
         params = list(params)
-        if groups:
+        if lbfgs:
+            opt = torch.optim.LBFGS(params, lr=lr, max_iter=4)
+        elif groups:
             opt = torch.optim.SGD(
                 [{"params": params[:1], "lr": lr}, {"params": params[1:], "lr": lr / 10}]
             )

@@ -52,6 +52,37 @@ def test_train_matches_a_plain_torch_loop_with_lambda_lr(name):
     assert result.held_out == pytest.approx(held_out, rel=1e-6)
 
 
+def test_an_optimizer_that_steps_with_a_closure_trains_as_a_plain_lbfgs_loop():
+    # LBFGS.step() without a closure is a TypeError inside torch; train hands it one
+    problem = tiny_regression(lbfgs=True)
+    steps, lr, seed = 12, 0.5, 1
+    shape = default_schedule(steps)
+    result = train(problem, lr, seed=seed, steps=steps)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = problem.make_model(seed)
+        optimizer = problem.make_optimizer(model.parameters(), lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: shape(t))
+        batches = problem.batches(seed)
+        for _ in range(steps):
+            batch = next(batches)
+
+            def closure(batch=batch):
+                optimizer.zero_grad()
+                loss = problem.loss_fn(model, batch)
+                loss.backward()
+                return loss
+
+            optimizer.step(closure)
+            scheduler.step()
+        held_out = problem.evaluate(model)
+
+    assert not result.diverged
+    assert result.held_out == pytest.approx(held_out, rel=1e-6)
+    assert result.held_out < 0.5 * train(problem, lr, seed=seed, steps=1).held_out
+
+
 def test_default_schedule_is_five_percent_linear_warmup_then_cosine_to_zero():
     s = default_schedule(200)
     assert s == warmup(10, cosine(190))

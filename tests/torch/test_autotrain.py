@@ -137,6 +137,10 @@ def test_bad_input():
         autotrain(make_model(), adam, mse, [], 50)
     with pytest.raises(TypeError, match="make_optimizer"):
         autotrain(make_model(), lambda p, lr: None, mse, make_data(), 50)
+    # LBFGS calls loss_fn up to max_iter times a step: refused by name, not torch's TypeError
+    with pytest.raises(ValueError, match="`make_optimizer` must build an optimizer that steps "
+                                         "without a closure, but got LBFGS"):
+        autotrain(make_model(), lambda p, lr: torch.optim.LBFGS(p, lr=lr), mse, make_data(), 50)
 
 
 def test_val_data_scores_the_race_instead_of_held_back_batches():

@@ -185,6 +185,17 @@ def test_problem_objective_matches_problems_train():
     assert result.best_value == pytest.approx(train("quadratic", 0.03, steps=30).held_out, rel=1e-6)
 
 
+def test_problem_objective_steps_an_lbfgs_problem_as_problems_train_does():
+    from lrkit.problems import train
+    from lrkit.tuning import problem_objective
+    from tests.problems.helpers import tiny_regression
+
+    problem = tiny_regression(lbfgs=True)
+    result = tune(problem_objective(problem, steps=10), n_trials=1, total_steps=10,
+                  lr_range=(1e-3, 1.0), start=0.5, pruner="none")
+    assert result.best_value == pytest.approx(train(problem, 0.5, steps=10).held_out, rel=1e-6)
+
+
 def test_plot_marks_pruned_and_diverged(tmp_path):
     from lrkit.tuning import plot_trials
 

@@ -141,6 +141,7 @@ def train(
     """
     import torch
 
+    from lrkit.torch.closure import step_optimizer
     from lrkit.torch.groups import read_base_lrs, scale_lrs
 
     problem = resolve_problem(problem)
@@ -166,14 +167,15 @@ def train(
                 scale_lrs(optimizer, base_lrs, multiplier)
                 lrs[step] = base_lrs[0] * multiplier
                 optimizer.zero_grad(set_to_none=True)
-                loss = _scalar_loss(problem.loss_fn(model, next(batches)))
+                batch = next(batches)
+                loss = _scalar_loss(problem.loss_fn(model, batch))
                 value = float(loss.detach())
                 losses[step] = value
                 if not math.isfinite(value):
                     diverged_at = step
                     break
                 loss.backward()
-                optimizer.step()
+                step_optimizer(optimizer, lambda b: _scalar_loss(problem.loss_fn(model, b)), batch)
                 bar.update()
         held_out = math.inf
         if diverged_at is None:

@@ -36,6 +36,7 @@ from lrkit.auto.budget import DEFAULT_BUDGET, BudgetExceeded, check_budget
 from lrkit.auto.core import Decision, Settings, run_auto
 from lrkit.problems.train import default_schedule
 from lrkit.schedules import as_schedule, warn_if_ends_early
+from lrkit.torch.closure import needs_closure
 from lrkit.torch.cycle import Cycle
 from lrkit.torch.groups import read_base_lrs, set_lrs
 from lrkit.torch.state import Snapshot, capture_modes, restore_modes
@@ -270,6 +271,12 @@ def _checked_optimizer(make_optimizer: Callable[[Any, float], Any],
     optimizer = make_optimizer(model.parameters(), 1.0)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"`make_optimizer` must return a torch.optim.Optimizer, but got {optimizer!r}")
+    if needs_closure(optimizer):
+        # the budget counts loss_fn calls, and such an optimizer makes up to max_iter a step
+        raise ValueError(
+            f"`make_optimizer` must build an optimizer that steps without a closure, but got "
+            f"{type(optimizer).__name__}, which calls the loss many times a step (autotrain "
+            f"counts every call against the budget); lrkit.torch.find_lr and lrkit.tune take it")
     at_one = read_base_lrs(optimizer)
     at_two = read_base_lrs(make_optimizer(model.parameters(), 2.0))
     if max(at_one) <= 0 or not np.allclose(at_two, [2 * lr for lr in at_one], rtol=1e-9, atol=0.0):

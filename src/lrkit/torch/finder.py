@@ -33,7 +33,6 @@ batches.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 import os
@@ -46,6 +45,7 @@ import torch
 from lrkit._validation import check_callable, check_int, check_positive
 from lrkit.finder.core import range_test
 from lrkit.finder.result import RangeTestResult
+from lrkit.torch.closure import needs_closure
 from lrkit.torch.cycle import Cycle
 from lrkit.torch.groups import read_base_lrs, set_lrs
 from lrkit.torch.state import Snapshot, capture_modes, restore_modes
@@ -124,7 +124,7 @@ def find_lr(
             f"`optimizer` first group's lr must be > 0 to set the groups' ratios, but got lr={base_lrs[0]!r}"
         )
     ratios = [lr / base_lrs[0] for lr in base_lrs]
-    if _needs_closure(optimizer) and scaler is not None and scaler.is_enabled():
+    if needs_closure(optimizer) and scaler is not None and scaler.is_enabled():
         raise ValueError(f"`optimizer` {type(optimizer).__name__} steps with a closure, which a "
                          "GradScaler cannot drive; pass scaler=None")
     if device is None:
@@ -174,15 +174,6 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
-    """True for an optimizer whose ``step`` requires a closure (LBFGS)."""
-    try:
-        closure = inspect.signature(optimizer.step).parameters.get("closure")
-    except (TypeError, ValueError):
-        return False
-    return closure is not None and closure.default is inspect.Parameter.empty
-
-
 def _check_loss(loss: Any) -> torch.Tensor:
     if not isinstance(loss, torch.Tensor):
         raise TypeError(
@@ -216,7 +207,7 @@ class _Stepper:
         self.autocast_dtype = autocast_dtype
         self.device = device
         self.skipped = 0
-        self.needs_closure = _needs_closure(optimizer)
+        self.needs_closure = needs_closure(optimizer)
 
     def _autocast(self) -> Any:
         if self.autocast_dtype is None:
