@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lrkit import lab, schedules
+from lrkit.errors import LrkitWarning
 from lrkit.lab import experiments, objectives, optimizers, theory
 
 
@@ -49,7 +50,8 @@ def test_stochastic_runs_are_reproducible_by_seed():
 
 def test_sweep_of_adam_on_rosenbrock_has_ordered_zones_and_serialises():
     r = lab.sweep("rosenbrock", "adam", num=40, steps=300)
-    assert r.theory == {} and r.max_stable_lr is None or r.max_stable_lr > r.best_lr
+    assert r.theory == {}  # no constant-rate theory for Adam, nor on Rosenbrock
+    assert r.max_stable_lr is None or r.max_stable_lr > r.best_lr
     order = ["too low", "good", "too high"]
     assert list(r.zones) == sorted(r.zones, key=order.index)
     assert r.zones[0] == "too low"
@@ -185,3 +187,57 @@ def test_gaps_below_rounding_resolution_are_reported_at_the_resolution():
     assert plateau.sum() > 5
     assert all(z == "good" for z, p in zip(r.zones, plateau, strict=True) if p)
     assert r.best_lr == r.lrs[np.argmax(plateau)]  # the smallest rate that gets there
+
+
+def test_a_sweep_where_every_rate_diverged_has_no_best_rate_and_no_good_zone():
+    with pytest.warns(LrkitWarning, match="every rate of the sweep diverged, from 3 to 10"):
+        r = lab.sweep("quadratic", "gd", lrs=np.geomspace(3, 10, 5), steps=100)
+    assert r.zones == ("too high",) * 5 and r.diverged.all()
+    assert np.isnan(r.best_lr) and r.best_gap == np.inf and r.max_stable_lr is None
+    assert all(np.isnan(r.good_range))
+    json.dumps(r.to_dict())
+
+
+def test_theory_lines_follow_weight_decay_and_leave_when_they_do_not_apply():
+    q = objectives.quadratic(kappa=100.0, dim=10)  # L = 1, mu = 0.01
+    # L2 decay wd adds wd to every curvature: gradient descent blows up past 2/(L + wd)
+    r = lab.sweep(q, "gd", lrs=np.geomspace(0.5, 2.5, 40), steps=300, weight_decay=1.0)
+    assert r.theory["2/L"] == pytest.approx(2 / (1 + 1.0))
+    assert r.theory["2/(L+mu)"] == pytest.approx(2 / (1 + 1.0 + 0.01 + 1.0))
+    assert r.theory["2/L"] / 1.05 < r.max_stable_lr < r.theory["2/L"]
+    h = lab.sweep(q, "heavy-ball", lrs=np.geomspace(0.5, 4, 40), steps=300, momentum=0.5,
+                  weight_decay=1.0)
+    assert h.theory["2(1+m)/L"] == pytest.approx(2 * 1.5 / 2.0)
+    # a schedule changes where the run blows up; the constant-rate lines do not apply
+    s = lab.sweep(q, optimizers.GD(schedule=schedules.cosine(300)), lrs=np.geomspace(0.5, 8, 20),
+                  steps=300)
+    assert s.theory == {} and s.max_stable_lr > 2.0
+    # logistic regression's L is a bound, not its curvature: no lines drawn at it
+    assert lab.sweep("logistic", "gd", num=10, steps=20).theory == {}
+
+
+def test_compare_reports_the_sweeps_own_run_at_its_best_rate():
+    # on a noisy objective a rerun alone draws other noise than the sweep's row did
+    r = lab.compare("noisy-quadratic", ("gd", "adam"), steps=200, num=12)
+    for entry in r.entries:
+        assert entry.final_gap == entry.sweep.best_gap
+        assert entry.gaps.shape == (201,)
+        # a noisy run's final gap is the mean of its last tenth: of this very curve
+        assert entry.gaps[-20:].mean() == pytest.approx(entry.final_gap, rel=1e-12)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: lab.run("quadratic", optimizers.GD(lr=0.1), steps=5, seed=-1), ValueError,
+     "`seed` must be"),
+    (lambda: lab.sweep("quadratic", "gd", num=3, steps=5, seed=1.5), TypeError, "`seed`"),
+    (lambda: lab.run("quadratic", optimizers.GD(lr=0.1), steps=5,
+                     x0=np.full(10, np.nan)), ValueError, "`x0` must be finite"),
+    (lambda: lab.run("quadratic", optimizers.GD(lr=lambda t: 0.1 - 0.05 * t), steps=5),
+     ValueError, r"`lr` must be a schedule of finite rates >= 0 \(step 3 gave -0.05"),
+    (lambda: lab.run("quadratic", optimizers.GD(lr=0.1, schedule=lambda t: float("nan")),
+                     steps=5), ValueError, r"step 0 gave nan"),
+    (lambda: objectives.rosenbrock(a=float("nan")), ValueError, "`a` must be finite"),
+])
+def test_bad_input_to_the_experiments_is_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

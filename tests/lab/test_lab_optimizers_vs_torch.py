@@ -66,6 +66,11 @@ CASES = [
      {"alpha": 0.9, "momentum": 0.5}, 0.005),
     ("adam", torch.optim.Adam, {"betas": (0.8, 0.99)}, {"beta1": 0.8, "beta2": 0.99}, 0.05),
     ("adamw", torch.optim.AdamW, {}, {}, 0.05),
+    # a large eps pins where it goes (outside the root, after bias correction): at the
+    # default 1e-8..1e-10 moving it changes nothing measurable
+    ("adagrad", torch.optim.Adagrad, {"eps": 1e-2}, {"eps": 1e-2}, 0.1),
+    ("rmsprop", torch.optim.RMSprop, {"eps": 1e-2}, {"eps": 1e-2}, 0.01),
+    ("adam", torch.optim.Adam, {"eps": 1e-2}, {"eps": 1e-2}, 0.05),
 ]
 
 

@@ -99,7 +99,11 @@ def test_cli_json_outputs(tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["sweep", "--objective", "rosenbrock", "--kappa", "3"],
      "`--kappa` does not apply to objective 'rosenbrock'"),
-    (["sweep", "--lr-min", "1", "--lr-max", "0.1"], "`--lr-min < --lr-max` must hold"),
+    (["sweep", "--lr-min", "1", "--lr-max", "0.1"],
+     "`--lr-min` must be below `--lr-max`, but got --lr-min 1 and --lr-max 0.1"),
+    # the bound the user did not give is named as the default it is
+    (["sweep", "--lr-min", "5"], "but got --lr-min 5 and --lr-max 4 (the default --lr-max "
+                                 "for gd on this objective)"),
     (["path", "--lr", "0"], "`--lr` must be > 0, but got --lr=0.0"),
     (["path", "--lr", "1e300"], "`--lr` must be <= 1e+100"),
     (["decay", "--schedule", "cosine("], "`--schedule` must be a schedule expression"),
@@ -116,6 +120,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert message in err and err.count("\n") == 1
     # the message names the action, as its --help does
     assert err.startswith(f"lrkit lab {argv[0]}: error: ")
+
+
+def test_cli_sweep_where_every_rate_diverged_says_so_and_offers_no_best(capsys):
+    code, out, err = run_cli(capsys, "lab", "sweep", "--lr-min", "3", "--lr-max", "10",
+                             "--num", "4", "--steps", "100", "--out", "none")
+    assert code == 0
+    assert "none: every rate diverged" in out and "good zone" not in out
+    assert "every rate of the sweep diverged" in err
+    code, out, err = run_cli(capsys, "lab", "sweep", "--lr-min", "3", "--lr-max", "10",
+                             "--num", "4", "--steps", "100", "--out", "none", "--json")
+    payload = json.loads(out)
+    assert set(payload["zones"]) == {"too high"} and payload["best_lr"] == "nan"
 
 
 def test_cli_out_none_draws_nothing(capsys, monkeypatch):

@@ -128,6 +128,14 @@ def test_theory_helpers_validate_and_agree():
     assert theory.gd_contraction(1.0, 1.0, 0.1) == pytest.approx(0.9)
     assert theory.steps_to_reach(1e-3, 0.9) == pytest.approx(math.log(1e-3) / math.log(0.9))
     assert theory.steps_to_reach(1e-3, 1.2) == math.inf
+    # kappa = 1 at 2/(L+mu) = 1/L: the error vanishes in one step
+    assert theory.steps_to_reach(1e-3, theory.optimal_contraction(1.0)) == 1.0
+    with pytest.raises(ValueError, match="`contraction` must be >= 0"):
+        theory.steps_to_reach(1e-3, -0.5)
+    with pytest.raises(ValueError, match="`eigenvalues` must be positive finite"):
+        theory.noise_floor(0.1, np.array([1.0, -2.0]), 1.0)
+    with pytest.raises(ValueError, match="`lr` must be positive finite rates"):
+        theory.gd_gap(-0.1, 10, np.array([1.0]), np.array([1.0]))
     with pytest.raises(ValueError, match="mu <= L"):
         theory.optimal_lr(1.0, 2.0)
     with pytest.raises(ValueError, match="`L` must be > 0, but got L=0"):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from lrkit._progress import progress_bar
-from lrkit._validation import _fail, check_int, check_positive, check_range
+from lrkit._validation import _fail, check_int, check_positive, check_range, check_seed
+from lrkit.errors import LrkitWarning
 from lrkit.lab import objectives as _objectives
 from lrkit.lab import optimizers as _optimizers
 from lrkit.lab import theory
@@ -103,9 +105,12 @@ def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarra
               "names)", optimizer, TypeError)
     batched = isinstance(optimizer.lr, np.ndarray)
     n = len(optimizer.lr) if batched else 1
+    seed = check_seed("seed", seed)
     start = objective.x0 if x0 is None else np.asarray(x0, dtype=float)
     if start.shape != (objective.dim,):
         _fail("x0", f"an array of shape ({objective.dim},)", x0)
+    if not np.all(np.isfinite(start)):
+        _fail("x0", "finite numbers", x0)
     x = np.tile(start, (n, 1))
     rng = np.random.default_rng(seed)
     state = optimizer.init(x)
@@ -123,6 +128,9 @@ def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarra
         with progress_bar(steps, f"{optimizer.name} on {objective.name}", progress) as bar:
             for t in range(steps):
                 rates[t] = np.broadcast_to(np.ravel(optimizer.rate(t)), (n,))
+                if not np.all(rates[t] >= 0):  # also catches nan
+                    _fail("lr", f"a schedule of finite rates >= 0 (step {t} gave "
+                          f"{float(rates[t][~(rates[t] >= 0)][0]):g})", optimizer.lr)
                 grad = objective.sample_grad(x, rng)
                 new_x, state = optimizer.update(x, grad, state)
                 x = np.where(alive[:, None], new_x, x)
@@ -181,12 +189,20 @@ def default_lrs(objective: Objective, optimizer: str, num: int) -> np.ndarray:
 
 
 def _theory_rates(objective: Objective, optimizer: Any) -> dict[str, float]:
-    if objective.L is None or objective.mu is None:
+    """The constant-rate theory of a quadratic, where it applies: only on a quadratic (an
+    ``L`` that is a bound, as logistic regression's, puts the lines far below the real
+    cliff), only without a schedule, and with L2 weight decay ``wd`` (added to the gradient)
+    shifting every curvature to ``lambda + wd``."""
+    if objective.eigenvalues is None or objective.L is None or objective.mu is None:
         return {}
+    if getattr(optimizer, "schedule", None) is not None or callable(optimizer.lr):
+        return {}
+    decay = getattr(optimizer, "weight_decay", 0.0)
+    L, mu = objective.L + decay, objective.mu + decay
     if optimizer.name == "gd":
-        return theory.quadratic_rates(objective.L, objective.mu)
+        return theory.quadratic_rates(L, mu)
     if optimizer.name == "heavy-ball":
-        return {"2(1+m)/L": theory.heavy_ball_max_stable_lr(objective.L, optimizer.momentum)}
+        return {"2(1+m)/L": theory.heavy_ball_max_stable_lr(L, optimizer.momentum)}
     return {}
 
 
@@ -212,6 +228,11 @@ class SweepResult:
         theory_gaps: the final gap of a run at exactly each theoretical rate.
         spacing: the grid's ratio between neighbouring rates.
         resolution: the objective's rounding floor; gaps there are as small as float64 allows.
+        best_gaps: the gap at every step of the run at ``best_lr`` (``inf`` throughout when
+            every rate diverged).
+
+    When every rate diverged (a :class:`~lrkit.LrkitWarning` says so), every zone is "too
+    high", ``best_lr`` and ``good_range`` are nan and ``best_gap`` is inf.
     """
 
     objective: str
@@ -230,6 +251,7 @@ class SweepResult:
     theory_gaps: dict[str, float] = field(default_factory=dict)
     spacing: float = math.nan
     resolution: float = 0.0
+    best_gaps: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values for JSON."""
@@ -259,11 +281,14 @@ def _zones(lrs: np.ndarray, initial: float, finals: np.ndarray, diverged: np.nda
 
     Progress is counted in decades, ``log10(initial / final)``. The good zone is the run of
     neighbouring rates around the best one that achieve at least ``good_fraction`` of the
-    best rate's decades; rates below it are too low, rates above it too high.
+    best rate's decades; rates below it are too low, rates above it too high. When every
+    rate diverged, every rate is too high and ``best`` is -1 (there is no best).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         decades = np.log10(max(initial, 1e-300) / np.maximum(finals, 1e-300))
     decades = np.where(diverged | ~np.isfinite(finals), -np.inf, decades)
+    if not np.any(np.isfinite(decades)):
+        return ("too high",) * len(lrs), -1, -1, -1
     best = int(np.argmax(decades))
     threshold = good_fraction * decades[best] if decades[best] > 0 else decades[best]
     low = best
@@ -323,8 +348,16 @@ def sweep(objective: Objective | str, optimizer: Any = "gd", *,
                     steps=steps, seed=seed)
         theory_gaps = dict(zip(theory_rates, map(float, _final(exact.gaps, objective.stochastic)),
                                strict=True))
-    above = np.nonzero(diverged[best:])[0]
-    max_stable = float(grid[best + above[0] - 1]) if above.size and above[0] > 0 else None
+    if best < 0:
+        warnings.warn(f"every rate of the sweep diverged, from {grid[0]:.3g} to {grid[-1]:.3g}: "
+                      "try smaller rates", LrkitWarning, stacklevel=2)
+        best_lr, best_gap, good_range = math.nan, math.inf, (math.nan, math.nan)
+        max_stable = None
+    else:
+        best_lr, best_gap = float(grid[best]), float(finals[best])
+        good_range = (float(grid[low]), float(grid[high]))
+        above = np.nonzero(diverged[best:])[0]
+        max_stable = float(grid[best + above[0] - 1]) if above.size and above[0] > 0 else None
     return SweepResult(
         objective=objective.description,
         optimizer=opt.name,
@@ -334,10 +367,11 @@ def sweep(objective: Objective | str, optimizer: Any = "gd", *,
         final_gaps=finals,
         diverged=diverged,
         zones=zones,
-        best_lr=float(grid[best]),
-        best_gap=float(finals[best]),
-        good_range=(float(grid[low]), float(grid[high])),
+        best_lr=best_lr,
+        best_gap=best_gap,
+        good_range=good_range,
         max_stable_lr=max_stable,
+        best_gaps=trajectory.gaps[:, best] if best >= 0 else np.full(steps + 1, math.inf),
         theory=theory_rates,
         theory_gaps=theory_gaps,
         spacing=float(np.exp(np.mean(np.diff(np.log(grid))))),
@@ -556,10 +590,12 @@ class CompareResult:
 def compare(objective: Objective | str,
             optimizers: Iterable[str] = DEFAULT_COMPARE, *, steps: int = 300, num: int = 60,
             seed: int = 0, progress: bool = False) -> CompareResult:
-    """Sweep each optimizer's rate, then run each at its best rate.
+    """Sweep each optimizer's rate and keep each one's run at its best rate.
 
     Each optimizer gets a log grid of ``num`` rates (:func:`default_lrs`) and its default
-    hyperparameters; the best rate is the one with the smallest final gap after ``steps``.
+    hyperparameters; the best rate is the one with the smallest final gap after ``steps``,
+    and its entry is that very run of the sweep (on a noisy objective a rerun would draw
+    other noise and end elsewhere).
 
     >>> r = compare("quadratic", ("gd", "heavy-ball"), steps=100, num=20)
     >>> [e.optimizer for e in r.entries]
@@ -577,8 +613,7 @@ def compare(objective: Objective | str,
     with progress_bar(len(names), f"compare on {objective.name}", progress) as bar:
         for name in names:
             s = sweep(objective, name, num=num, steps=steps, seed=seed)
-            t = run(objective, _optimizers.make(name, s.best_lr), steps=steps, seed=seed)
-            entries.append(CompareEntry(name, s.best_lr, float(_final(t.gaps, objective.stochastic)),
-                                        t.gaps, s))
+            # the sweep's own run at its best rate: a rerun alone would draw other noise
+            entries.append(CompareEntry(name, s.best_lr, s.best_gap, s.best_gaps, s))
             bar.update()
     return CompareResult(objective.description, steps, tuple(entries))

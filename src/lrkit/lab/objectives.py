@@ -41,6 +41,7 @@ from lrkit._validation import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_real,
     check_seed,
 )
 
@@ -95,7 +96,7 @@ class Objective:
         """The largest eigenvalue of the Hessian at ``x``, by central differences of the
         exact gradient: ``H[:, j] = (grad(x + h e_j) - grad(x - h e_j)) / 2h``, symmetrised.
 
-        >>> round(make("rosenbrock").curvature_at(np.array([1.0, 1.0])), 1)  # 501 + sqrt(250001)
+        >>> round(make("rosenbrock").curvature_at(np.array([1.0, 1.0])), 1)  # 501 + sqrt(250601)
         1001.6
         """
         x = np.asarray(x, dtype=float)
@@ -215,7 +216,7 @@ class Rosenbrock(Objective):
     log_contours = True
 
     def __init__(self, a: float = 1.0, b: float = 100.0) -> None:
-        self.a = float(a)
+        self.a = check_real("a", a)
         self.b = check_positive("b", b)
         super().__init__(np.array([-1.2, 1.0]), np.array([self.a, self.a**2]), 0.0)
         self.description = "Rosenbrock valley"

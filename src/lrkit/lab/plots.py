@@ -72,8 +72,9 @@ def plot_sweep(result: SweepResult, ax: Any = None) -> Any:
     for label, rate in result.theory.items():
         ax.axvline(rate, color="#54278f", lw=1.2, ls=THEORY_STYLES.get(label, "-."),
                    label=f"{label} = {rate:.3g}")
-    ax.scatter([result.best_lr], [max(result.best_gap, FLOOR)], marker="*", s=120,
-               color="#e6550d", zorder=4, label=f"best measured = {result.best_lr:.3g}")
+    if np.isfinite(result.best_lr):  # nan when every rate diverged
+        ax.scatter([result.best_lr], [max(result.best_gap, FLOOR)], marker="*", s=120,
+                   color="#e6550d", zorder=4, label=f"best measured = {result.best_lr:.3g}")
     ax.set_xlim(lrs[0], lrs[-1])
     ax.set_xlabel("learning rate")
     ax.set_ylabel("final gap to the minimum")

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from lrkit._validation import _fail, check_int, check_positive, check_range
+from lrkit._validation import _fail, check_int, check_nonnegative, check_positive, check_range
 
 
 def _check_curvatures(L: float, mu: float) -> tuple[float, float]:
@@ -85,6 +85,8 @@ def gd_gap(lr: float | np.ndarray, steps: int, eigenvalues: np.ndarray,
         raise ValueError(f"`initial_error` must have the shape of `eigenvalues` {lam.shape}, "
                          f"but got initial_error shape {c.shape}")
     rates = np.asarray(lr, dtype=float)
+    if not np.all(np.isfinite(rates) & (rates > 0)):
+        raise ValueError(f"`lr` must be positive finite rates, but got lr={lr!r}")
     factors = (1 - rates[..., None] * lam) ** (2 * steps)
     gap = 0.5 * np.sum(lam * c**2 * factors, axis=-1)
     return float(gap) if np.ndim(lr) == 0 else gap
@@ -145,13 +147,16 @@ def heavy_ball_max_stable_lr(L: float, momentum: float) -> float:
 def steps_to_reach(tolerance: float, contraction: float) -> float:
     """Steps for the error to shrink by ``tolerance`` at this contraction: ``log(tol)/log(rho)``.
 
-    ``inf`` when the contraction is 1 or more (no progress or divergence).
+    ``inf`` when the contraction is 1 or more (no progress or divergence); 1 when it is 0
+    (the error vanishes in one step, as at ``lr = 1/L`` with ``kappa = 1``).
 
-    >>> round(steps_to_reach(1e-6, 0.5), 2)
-    19.93
+    >>> round(steps_to_reach(1e-6, 0.5), 2), steps_to_reach(1e-6, optimal_contraction(1.0))
+    (19.93, 1.0)
     """
     tolerance = check_range("tolerance", tolerance, 0.0, 1.0, low_open=True, high_open=True)
-    contraction = check_positive("contraction", contraction)
+    contraction = check_nonnegative("contraction", contraction)
+    if contraction == 0:
+        return 1.0
     if contraction >= 1:
         return math.inf
     return math.log(tolerance) / math.log(contraction)
@@ -163,12 +168,16 @@ def noise_floor(lr: float, eigenvalues: np.ndarray, sigma: float) -> float:
         E[f(x) - f*] = 1/2 sum_i lr sigma^2 / (2 - lr lambda_i)
 
     (each coordinate in the eigenbasis is an AR(1) process ``e <- (1 - lr lambda) e - lr sigma
-    xi``, whose variance is ``lr sigma^2 / (lambda (2 - lr lambda))``). The floor is
-    proportional to the rate: only a decaying rate goes below it. ``inf`` at ``lr >= 2/L``.
+    xi``, whose variance is ``lr sigma^2 / (lambda (2 - lr lambda))``). For small rates the
+    floor is proportional to the rate (and grows faster near ``2/L``): only a decaying rate
+    goes below it. ``inf`` at ``lr >= 2/L``.
     """
     lr = check_positive("lr", lr)
     sigma = check_positive("sigma", sigma) if sigma != 0 else 0.0
     lam = np.asarray(eigenvalues, dtype=float)
+    if lam.size == 0 or not np.all(np.isfinite(lam)) or np.any(lam <= 0):
+        raise ValueError(f"`eigenvalues` must be positive finite numbers, but got "
+                         f"eigenvalues={eigenvalues!r}")
     if np.any(lr * lam >= 2):
         return math.inf
     return float(0.5 * np.sum(lr * sigma**2 / (2 - lr * lam)))

@@ -9,6 +9,7 @@ table (or JSON) and writes a PNG.
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from lrkit.cli._common import (
@@ -65,7 +66,8 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--steps", type=int, default=1000, help="steps per rate (default 1000)")
     sweep.add_argument("--num", type=int, default=200, help="rates on the grid (default 200)")
     sweep.add_argument("--lr-min", type=float, default=None, metavar="LR",
-                       help="smallest rate (default: 1e-3/L where L is known, else 1e-4)")
+                       help="smallest rate (default: 1e-3/L for gd, heavy-ball and nesterov where L "
+                            "is known, else 1e-4)")
     sweep.add_argument("--lr-max", type=float, default=None, metavar="LR",
                        help="largest rate (default: past the divergence threshold, else 10)")
     set_flag_names(sweep, dict(FLAGS, num="--num"))
@@ -217,8 +219,11 @@ def run_sweep(args: argparse.Namespace) -> int:
         low = default[0] if args.lr_min is None else _rate("--lr-min", args.lr_min)
         high = default[-1] if args.lr_max is None else _rate("--lr-max", args.lr_max)
         if low >= high:
-            raise ValueError(f"`--lr-min < --lr-max` must hold, but got (lr_min={low!r}, "
-                             f"lr_max={high!r})")
+            given = "" if args.lr_min is not None and args.lr_max is not None else (
+                f" (the default {'--lr-max' if args.lr_max is None else '--lr-min'} for "
+                f"{args.optimizer} on this objective)")
+            raise ValueError(f"`--lr-min` must be below `--lr-max`, but got --lr-min "
+                             f"{float(low):g} and --lr-max {float(high):g}{given}")
         lrs = np.geomspace(low, high, num)
     result = experiments.sweep(objective, args.optimizer, lrs=lrs, num=num, steps=args.steps,
                                progress=show_progress(args), **_hyperparameters(args))
@@ -227,11 +232,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     rows: list[list[Any]] = []
     for label, rate in result.theory.items():
         rows.append([f"theory {label}", rate, result.theory_gaps.get(label), ""])
-    rows.append(["best measured", result.best_lr, result.best_gap, "good"])
-    if result.max_stable_lr is not None:
-        rows.append(["largest stable measured", result.max_stable_lr, None, ""])
-    rows.append(["good zone", f"{result.good_range[0]:.4g} .. {result.good_range[1]:.4g}", None,
-                 ""])
+    if math.isnan(result.best_lr):
+        rows.append(["best measured", "none: every rate diverged", None, "too high"])
+    else:
+        rows.append(["best measured", result.best_lr, result.best_gap, "good"])
+        if result.max_stable_lr is not None:
+            rows.append(["largest stable measured", result.max_stable_lr, None, ""])
+        rows.append(["good zone", f"{result.good_range[0]:.4g} .. {result.good_range[1]:.4g}",
+                     None, ""])
     summary = format_table(["rate", "lr", "final gap", "zone"], rows)
     picks = np.unique(np.round(np.linspace(0, len(result.lrs) - 1, 12)).astype(int))
     grid = format_table(["lr", "final gap", "diverged", "zone"],
@@ -240,6 +248,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     text = (f"{result.optimizer} on {result.objective}: {len(result.lrs)} rates x "
             f"{result.steps} steps (start gap {result.initial_gap:.4g}, grid spacing "
             f"x{result.spacing:.4f})\n\n{summary}\n\n{grid}")
+    if math.isnan(result.best_lr):
+        text += "\n\nevery rate diverged: try a smaller --lr-min and --lr-max"
     return _finish(result.to_dict(), text, plot, args)
 
 
