@@ -120,6 +120,7 @@ def test_make_builds_by_name_and_rejects_options_that_do_not_apply():
 @pytest.mark.parametrize("kwargs,match", [
     ({"kappa": 0.5}, "`kappa` must be >= 1"),
     ({"kappa": -1}, "`kappa` must be > 0"),
+    ({"kappa": 1e14}, "`kappa` must be <= 1e\\+12"),
     ({"dim": 0}, "`dim` must be a positive integer"),
     ({"dim": 1, "kappa": 10}, "`dim` must be >= 2"),
     ({"L": 0}, "`L` must be > 0"),
@@ -128,6 +129,11 @@ def test_make_builds_by_name_and_rejects_options_that_do_not_apply():
 def test_quadratic_validates_its_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         objectives.quadratic(**kwargs)
+
+
+def test_the_largest_kappa_allowed_still_holds_its_smallest_curvature():
+    q = objectives.quadratic(kappa=objectives.MAX_KAPPA, dim=10)
+    assert np.linalg.eigvalsh(q.H).min() == pytest.approx(q.mu, rel=1e-3)
 
 
 def test_noisy_quadratic_and_logistic_validate():
