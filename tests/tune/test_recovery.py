@@ -36,7 +36,7 @@ def test_stale_heartbeat_from_another_host_is_failed_and_retried(tmp_path):
                                     "lrkit:heartbeat": time.time() - 100})
     fresh = _running_trial(study, **{"lrkit:host": "elsewhere", "lrkit:pid": 2,
                                       "lrkit:heartbeat": time.time()})
-    foreign = _running_trial(study)  # not run by lrkit: left alone
+    foreign = _running_trial(study)  # no heartbeat yet: left alone until seen so for the grace
     assert reap_stale_trials(study, grace_period=30, max_retries=2) == [old.number]
     trials = study.get_trials()
     assert trials[old.number].state == TrialState.FAIL
@@ -49,6 +49,30 @@ def test_stale_heartbeat_from_another_host_is_failed_and_retried(tmp_path):
     assert retry.system_attrs["lrkit:retry_of"] == old.number
     # a second reaper finds nothing more to do (only one wins the FAIL write)
     assert reap_stale_trials(study, grace_period=30, max_retries=2) == []
+
+
+def test_a_stale_heartbeat_under_the_reapers_own_pid_is_still_stale():
+    # a worker restarted as pid 1 in its container meets its predecessor's trial: same host,
+    # same pid, an old heartbeat
+    import socket
+
+    study = optuna.create_study()
+    old = _running_trial(study, **{"lrkit:host": socket.gethostname(), "lrkit:pid": os.getpid(),
+                                    "lrkit:heartbeat": time.time() - 3600})
+    assert reap_stale_trials(study, grace_period=3, max_retries=2) == [old.number]
+    assert "no heartbeat from" in study.trials[old.number].system_attrs["lrkit:failed_reason"]
+
+
+def test_a_trial_that_never_beat_is_reaped_once_seen_silent_for_the_grace_period():
+    # its worker died between ask() and the heartbeat's first write
+    study = optuna.create_study()
+    orphan = _running_trial(study)
+    assert reap_stale_trials(study, grace_period=0.3, max_retries=2) == []  # just started?
+    time.sleep(0.4)
+    assert reap_stale_trials(study, grace_period=0.3, max_retries=2) == [orphan.number]
+    trials = study.get_trials()
+    assert "no heartbeat at all" in trials[orphan.number].system_attrs["lrkit:failed_reason"]
+    assert trials[-1].state == TrialState.WAITING and trials[-1].params == orphan.params
 
 
 def test_retries_stop_after_max_retries():

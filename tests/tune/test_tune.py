@@ -53,6 +53,29 @@ def test_non_finite_final_value_counts_as_divergence():
     assert result.best_lr <= 0.1
 
 
+def test_a_worker_whose_trial_was_reaped_while_it_ran_drops_it_and_goes_on():
+    # a worker that was only slow (suspended past the grace period) finds, at its next report,
+    # that a reaper failed its trial: it must drop that result, not crash
+    reaped = []
+
+    def objective(trial):
+        if trial.number == 1:
+            storage = trial.optuna.study._storage
+            storage.set_trial_state_values(trial.optuna._trial_id,
+                                           state=optuna.trial.TrialState.FAIL)
+            reaped.append(trial.number)
+            trial.optuna.report(1.0, 0)  # what Trial.report's next write does
+        return gd_objective(trial)
+
+    result = tune(objective, n_trials=4, total_steps=STEPS, lr_range=(1e-4, 10.0), pruner="none")
+    assert reaped == [1]
+    states = [t.state for t in result.study.trials]
+    assert states[1] == optuna.trial.TrialState.FAIL
+    # the worker went on: 4 trials besides the dropped one ran to their end
+    assert len(states) == 5 and optuna.trial.TrialState.RUNNING not in states
+    assert [row["state"] for row in result.trials].count("failed") == 1
+
+
 def test_objective_errors_fail_the_trial_and_propagate():
     def objective(trial):
         raise RuntimeError("bug in user code")

@@ -9,7 +9,10 @@ keeps its own, in three trial system attributes:
 
 Before asking for a new trial every worker reaps stale RUNNING trials: a trial is stale when
 its process is gone (same host: the pid no longer exists or is a zombie, which catches a
-``kill -9`` at once) or when its heartbeat is older than ``grace_period`` seconds (any host).
+``kill -9`` at once) or when its heartbeat is older than ``grace_period`` seconds (any host;
+also when the recorded pid is the reaper's own, as for a worker restarted as pid 1 in its
+container). A trial with no heartbeat at all (its worker died between ``ask`` and the first
+beat) is stale once the reaper has seen it so for ``grace_period`` seconds by its own clock.
 A stale trial is set to FAIL (only one reaper wins that write) and, up to ``max_retries``
 times, its parameters are queued again as a WAITING trial that records ``lrkit:retry_of``,
 so the next ``ask`` runs them again. A trial interrupted in its own worker (Ctrl-C) is
@@ -33,6 +36,10 @@ TrialState = optuna.trial.TrialState
 logger = logging.getLogger(__name__)
 
 HOST = socket.gethostname()
+
+# (storage, trial id) -> when this process first saw the RUNNING trial without a heartbeat,
+# on its own monotonic clock (another machine's clock or time zone cannot skew it)
+_FIRST_SEEN_SILENT: dict[tuple[int, int], float] = {}
 
 
 def pid_alive(pid: int) -> bool:
@@ -113,17 +120,23 @@ def check_resumed_grace(study: Any, grace_period: float) -> None:
             f"grace_period={grace_period:g}; their live trials would be failed as stale")
 
 
-def stale_reason(trial: Any, grace_period: float, now: float | None = None) -> str | None:
-    """Why a RUNNING lrkit trial is stale, or None when its worker looks alive."""
+def stale_reason(trial: Any, grace_period: float, now: float | None = None,
+                 silent_for: float | None = None) -> str | None:
+    """Why a RUNNING lrkit trial is stale, or None when its worker looks alive.
+
+    ``silent_for``: how long the caller has seen this trial without any heartbeat (None:
+    not seen so before); past ``grace_period`` its worker died as it started it.
+    """
     attrs = trial.system_attrs
     host, pid, beat = attrs.get("lrkit:host"), attrs.get("lrkit:pid"), attrs.get("lrkit:heartbeat")
     if host is None or beat is None:
-        return None  # not run by lrkit (or just being started): leave it alone
-    if host == HOST and pid is not None:
-        if pid == os.getpid():
-            return None
-        if not pid_alive(int(pid)):
-            return f"worker process {pid} on {host} is gone"
+        if silent_for is not None and silent_for > grace_period:
+            return f"no heartbeat at all in {silent_for:.0f} s (its worker died starting it)"
+        return None  # just being started, most likely
+    # the reaper's own pid is only a namesake (a restarted container's pid 1): a reaper runs
+    # between its trials, so the heartbeat's age decides, below
+    if host == HOST and pid is not None and pid != os.getpid() and not pid_alive(int(pid)):
+        return f"worker process {pid} on {host} is gone"
     age = (time.time() if now is None else now) - float(beat)
     if age > grace_period:
         return f"no heartbeat from {host} pid {pid} for {age:.0f} s"
@@ -137,8 +150,13 @@ def reap_stale_trials(study: Any, *, grace_period: float, max_retries: int) -> l
     """
     storage = study._storage
     reaped = []
+    now = time.monotonic()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        reason = stale_reason(trial, grace_period)
+        key = (id(storage), trial._trial_id)
+        silent_for = None
+        if "lrkit:heartbeat" not in trial.system_attrs:
+            silent_for = now - _FIRST_SEEN_SILENT.setdefault(key, now)
+        reason = stale_reason(trial, grace_period, silent_for=silent_for)
         if reason is None:
             continue
         try:

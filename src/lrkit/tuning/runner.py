@@ -250,6 +250,12 @@ def run_trial(study: Any, objective: Callable[[Trial], float], settings: Setting
             queue_retry(study, study._storage.get_trial(optuna_trial._trial_id), "interrupted",
                         max_retries=settings.max_retries)
         raise
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # a report found the trial finished: a reaper judged this worker dead (it was only
+        # slow: suspended, or a stall past the grace period) and queued a retry
+        logger.warning("trial %d was failed by another worker while it ran; result dropped",
+                       optuna_trial.number)
+        return None
     except BaseException as exc:
         _fail(study, optuna_trial, trial, f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
         raise
@@ -296,7 +302,7 @@ def summarize(trials: list[Any], total_steps: int | None) -> list[dict[str, Any]
     """One dict per trial: number, lr, state, value, steps, note; in trial order."""
     rows = []
     for t in sorted(trials, key=lambda t: t.number):
-        state = t.state.name.lower()
+        state = "failed" if t.state == TrialState.FAIL else t.state.name.lower()
         if t.state == TrialState.PRUNED and is_diverged(t):
             state = "diverged"
         value = t.value
