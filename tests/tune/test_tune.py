@@ -74,6 +74,10 @@ def test_a_worker_whose_trial_was_reaped_while_it_ran_drops_it_and_goes_on():
     # the worker went on: 4 trials besides the dropped one ran to their end
     assert len(states) == 5 and optuna.trial.TrialState.RUNNING not in states
     assert [row["state"] for row in result.trials].count("failed") == 1
+    from lrkit.tuning import plot_trials  # and the plot draws it (it keyed on "failed")
+
+    labels = {t.get_text() for t in plot_trials(result).get_legend().get_texts()}
+    assert any(label.startswith("failed") for label in labels)
 
 
 def test_objective_errors_fail_the_trial_and_propagate():
