@@ -30,6 +30,14 @@ def test_json_shape_plot_and_best_rate(tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_a_large_valid_seed_works_with_optunas_samplers(tmp_path, capsys, sampler):
+    # the worker's sampler seed (seed * 100003 + pid) had passed numpy's 2**32 bound
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--seed", "4294967295", "--sampler",
+                          sampler, "--json")) == 0
+    assert len(json.loads(capsys.readouterr().out)["trials"]) == 2
+
+
 def test_table_and_resume_by_rerunning(tmp_path, capsys):
     assert main(tune_args(tmp_path, "--n-trials", "3")) == 0
     out = capsys.readouterr().out

@@ -125,8 +125,9 @@ def run_problem_worker(storage: Any, study_name: str, *, on_trial: Any = None,
         raise ValueError(f"`study` must have been created by 'lrkit tune --problem', but got "
                          f"study={study_name!r} without an lrkit:problem attribute")
     settings = Settings.from_attrs(attrs, final_run=attrs.get("lrkit:pruner", "lrkit") == "lrkit")
+    # each worker draws its own proposals; the samplers take seeds below 2**32
     seed = worker_seed if worker_seed is not None else (int(attrs.get("lrkit:seed", 0)) * 100003
-                                                        + os.getpid())
+                                                        + os.getpid()) % 2**32
     sampler = make_sampler(attrs.get("lrkit:sampler", "lrkit"), seed=seed,
                            start=attrs.get("lrkit:start"))
     pruner = make_pruner(attrs.get("lrkit:pruner", "lrkit"), total_steps=settings.total_steps)
