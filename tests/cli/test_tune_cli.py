@@ -238,3 +238,21 @@ def test_a_seed_the_samplers_cannot_take_is_refused_before_the_study_is_created(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "`--seed` must be < 2**32" in err
     assert not (tmp_path / "t.journal").exists()
+
+
+def test_workers_that_all_crash_fail_the_command(tmp_path, capsys):
+    problem = tmp_path / "bad.py"
+    problem.write_text(
+        "from lrkit.problems import get\n"
+        "import dataclasses\n"
+        "def make():\n"
+        "    def loss_fn(model, batch):\n"
+        "        raise RuntimeError('bug in the loss')\n"
+        "    return dataclasses.replace(get('quadratic'), name='bad', loss_fn=loss_fn)\n")
+    code = main(["tune", "--problem", f"{problem}:make", "--n-trials", "2", "--workers", "2",
+                 "--storage", str(tmp_path / "t.journal"), "--out", "none"])
+    out, err = capsys.readouterr()
+    assert code == 1  # it had been 0, as if all were well
+    assert "workers exited with status" in err
+    assert "no trial finished: see the errors above" in out
+    assert "lower --lr-range" not in out  # nothing diverged

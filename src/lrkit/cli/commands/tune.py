@@ -122,10 +122,14 @@ def run(args: argparse.Namespace) -> int:
         total = Settings.from_attrs(study.user_attrs).n_trials  # given, stored or the default
         with progress_bar(total, f"tune {study_name}", progress) as bar:
             study, _ = run_problem_worker(storage, study_name, on_trial=lambda t: bar.update(1))
+        crashed = False
     else:
-        _run_local_workers(storage_spec, study_name, workers, study, progress, args.verbose)
+        crashed = _run_local_workers(storage_spec, study_name, workers, study, progress,
+                                     args.verbose)
     check_range_left(study, Settings.from_attrs(study.user_attrs).lr_range)
-    return report(study, args, describe(storage_spec))
+    status = report(study, args, describe(storage_spec))
+    # as with one worker, whose error ends the command: a crashed worker is a failure
+    return 1 if crashed else status
 
 
 def check_names(args: argparse.Namespace) -> None:
@@ -137,7 +141,8 @@ def check_names(args: argparse.Namespace) -> None:
 
 
 def _run_local_workers(storage_spec: str, study_name: str, workers: int, study: Any,
-                       progress: bool, verbose: bool) -> None:
+                       progress: bool, verbose: bool) -> bool:
+    """Run ``workers`` ``lrkit worker`` processes on the study; True when any of them failed."""
     from lrkit._progress import progress_bar
     from lrkit.tuning.runner import Settings, progress_of
 
@@ -167,6 +172,7 @@ def _run_local_workers(storage_spec: str, study_name: str, workers: int, study: 
     if bad:
         print(f"lrkit tune: {len(bad)} of {workers} workers exited with status {bad}; the study "
               f"keeps their finished trials", file=sys.stderr)
+    return bool(bad)
 
 
 def _interrupt_workers(procs: list[subprocess.Popen], wait: float = 2.0,
@@ -229,8 +235,10 @@ def report(study: Any, args: argparse.Namespace, storage_text: str) -> int:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items()))
     cost = f", {result.cost:.2f} full-run equivalents" if result.cost is not None else ""
     print(f"\nstudy {study.study_name} in {storage_text}: {counts}{cost}")
-    if result.best_lr is None:
+    if result.best_lr is None and result.counts.get("diverged"):
         print("no trial finished without diverging; start a new study (another --study) with a lower --lr-range")
+    elif result.best_lr is None:
+        print("no trial finished: see the errors above")
     else:
         print(f"best lr = {result.best_lr:.4g}  (final loss {result.best_value:.4g})")
     if path is not None:
