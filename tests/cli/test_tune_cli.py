@@ -224,6 +224,33 @@ def test_resuming_without_a_stopping_rule_keeps_the_stored_budget(tmp_path, caps
     assert study.user_attrs["lrkit:budget"] == 1.0 and study.user_attrs["lrkit:n_trials"] is None
 
 
+def _resume(tmp_path, capsys, *rule):
+    storage = str(tmp_path / "r.journal")
+    assert main(["tune", "--problem", "quadratic", *rule, "--storage", storage, "--out", "none",
+                 "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_resuming_with_more_trials_ends_on_a_closing_run_of_its_own(tmp_path, capsys):
+    # audit case: only one closing run per study, ever; after --n-trials 6 then 9 the
+    # leading pruned rate (0.178, four times better) was never finished
+    first = _resume(tmp_path, capsys, "--n-trials", "6")
+    again = _resume(tmp_path, capsys, "--n-trials", "9")
+    assert len(again["trials"]) == 9
+    closing = [t for t in again["trials"] if t["note"] == "closing run of the best rate"]
+    assert len(closing) == 2 and closing[-1]["number"] == 8
+    assert again["best_value"] < first["best_value"] / 2
+    assert again["best_lr"] == pytest.approx(0.1778, rel=1e-3)
+
+
+def test_resuming_with_a_larger_budget_runs_on(tmp_path, capsys):
+    # audit case: a finished closing run ended a budget study for good
+    first = _resume(tmp_path, capsys, "--budget", "2")
+    again = _resume(tmp_path, capsys, "--budget", "4")
+    assert first["cost"] <= 2 + 1e-9 < 3 < again["cost"] <= 4 + 1e-9
+    assert len(again["trials"]) > len(first["trials"])
+
+
 def test_worker_refuses_quiet_with_json(capsys):
     # audit case: --quiet --json printed nothing and exited 0
     with pytest.raises(SystemExit) as info:

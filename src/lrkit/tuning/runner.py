@@ -106,7 +106,7 @@ def progress_of(trials: list[Any], settings: Settings) -> Progress:
     cost = 0.0
     if settings.total_steps:
         cost = sum(trial_steps(t, settings.total_steps) for t in trials) / settings.total_steps
-    final_done = any(t.user_attrs.get("lrkit:final") and t.state.is_finished() for t in trials)
+    final_done = any(closes_for(t, settings) and t.state.is_finished() for t in trials)
     return Progress(done=counts[TrialState.COMPLETE] + counts[TrialState.PRUNED],
                     running=counts[TrialState.RUNNING], waiting=counts[TrialState.WAITING],
                     failed=counts[TrialState.FAIL], cost=cost, final_done=final_done)
@@ -122,7 +122,20 @@ def closing_due(trials: list[Any], state: Progress, settings: Settings) -> bool:
         last = settings.n_trials - (state.done + state.running) == 1
     if settings.budget is not None:
         last = last or settings.budget - state.cost < 1.5
-    return last and not any(t.user_attrs.get("lrkit:final") for t in trials)
+    return last and not any(closes_for(t, settings) for t in trials)
+
+
+def closing_rule(settings: Settings) -> str:
+    """What a closing run is the last trial of, stored as its ``lrkit:final``: a study
+    resumed with more trials or a larger budget gets a closing run of its own at its new end."""
+    return f"n_trials={settings.n_trials} budget={settings.budget}"
+
+
+def closes_for(trial: Any, settings: Settings) -> bool:
+    """Whether ``trial`` is the closing run of the study's present stopping rule (``True``, as
+    studies before the rule was recorded stored, counts for any)."""
+    final = trial.user_attrs.get("lrkit:final")
+    return final is True or final == closing_rule(settings)
 
 
 def closing_run(trials: list[Any], state: Progress, settings: Settings) -> dict[str, Any] | None:
@@ -187,7 +200,7 @@ def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settin
             continue
         closing = closing_run(trials, state, settings)
         if closing is not None:
-            study.enqueue_trial(closing, user_attrs={"lrkit:final": True})
+            study.enqueue_trial(closing, user_attrs={"lrkit:final": closing_rule(settings)})
         budget_steps = None
         if settings.budget is not None and settings.total_steps:
             left = settings.budget - state.cost
