@@ -251,6 +251,23 @@ def test_resuming_with_a_larger_budget_runs_on(tmp_path, capsys):
     assert len(again["trials"]) > len(first["trials"])
 
 
+def test_resuming_without_sampler_pruner_heartbeat_or_grace_keeps_the_stored_ones(tmp_path,
+                                                                                 capsys):
+    # audit case: the CLI's defaults were written over them, so the study went on with
+    # lrkit's sampler and pruner and a 10 s heartbeat
+    assert main(tune_args(tmp_path, "--n-trials", "2", "--sampler", "random", "--pruner", "none",
+                          "--heartbeat", "30", "--grace", "180", "--json")) == 0
+    assert main(tune_args(tmp_path, "--n-trials", "3", "--json")) == 0
+    capsys.readouterr()
+    attrs = optuna.load_study(study_name="tune-quadratic-seed0",
+                              storage=open_storage(str(tmp_path / "t.journal"))).user_attrs
+    assert (attrs["lrkit:sampler"], attrs["lrkit:pruner"]) == ("random", "none")
+    assert (attrs["lrkit:heartbeat_interval"], attrs["lrkit:grace_period"]) == (30.0, 180.0)
+    # given again, they change; a grace under twice the stored heartbeat is refused
+    assert main(tune_args(tmp_path, "--n-trials", "3", "--grace", "50")) == 2
+    assert "`--grace` must be at least twice `--heartbeat`" in capsys.readouterr().err
+
+
 def test_worker_refuses_quiet_with_json(capsys):
     # audit case: --quiet --json printed nothing and exited 0
     with pytest.raises(SystemExit) as info:

@@ -28,8 +28,9 @@ def problem_spec(spec: str) -> str:
 def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trials: int | None,
                          budget: float | None, seed: int | None, steps: int | None,
                          schedule: str | None, lr_range: tuple[float, float] | None,
-                         sampler: str, pruner: str, heartbeat_interval: float,
-                         grace_period: float, max_retries: int) -> Any:
+                         sampler: str | None, pruner: str | None,
+                         heartbeat_interval: float | None, grace_period: float | None,
+                         max_retries: int) -> Any:
     """Create (or load, to resume) the study and record how its trials are run.
 
     ``storage`` is an Optuna storage or its spec (a journal file path, an SQLAlchemy URL,
@@ -41,8 +42,11 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     the default schedule): a trial of another length, data order or schedule is not
     comparable with the ones already run. ``n_trials`` and ``budget`` may change on resume;
     with neither given, a resumed study keeps its stored ones and a new one runs
-    ``DEFAULT_TRIALS``.
+    ``DEFAULT_TRIALS``. ``sampler``, ``pruner``, ``heartbeat_interval`` and ``grace_period``
+    may change on resume too; None keeps the stored one (a new study: lrkit's sampler and
+    pruner, 10 s and 60 s).
     """
+    from lrkit._validation import check_positive
     from lrkit.problems import get
     from lrkit.tuning.api import (
         check_lr_range,
@@ -52,7 +56,12 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
         resume_lr_range,
         resume_setting,
     )
-    from lrkit.tuning.recovery import check_heartbeat, check_resumed_grace
+    from lrkit.tuning.recovery import (
+        DEFAULT_GRACE,
+        DEFAULT_HEARTBEAT,
+        check_heartbeat,
+        check_resumed_grace,
+    )
     from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import create_or_load_study
 
@@ -64,13 +73,21 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     spec = problem_spec(problem)
     if lr_range is not None:
         lr_range = check_lr_range(lr_range)
-    heartbeat_interval, grace_period = check_heartbeat(heartbeat_interval, grace_period)
+    if heartbeat_interval is not None and grace_period is not None:
+        check_heartbeat(heartbeat_interval, grace_period)
+    else:  # the pair is checked once the stored partner is known
+        for name, value in (("heartbeat_interval", heartbeat_interval),
+                            ("grace_period", grace_period)):
+            if value is not None:
+                check_positive(name, value)
     if schedule is not None:  # bad schedule text fails here, before the study is created
         from lrkit.problems.train import resolve_schedule
 
         resolve_schedule(schedule, prob.steps if steps is None else steps)
-    make_sampler(sampler)
-    make_pruner(pruner)
+    if sampler is not None:
+        make_sampler(sampler)
+    if pruner is not None:
+        make_pruner(pruner)
     if isinstance(storage, str):
         from lrkit.tuning.storage import open_storage
 
@@ -80,6 +97,12 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     if old is not None and old != spec:
         raise ValueError(f"`study_name` {study_name!r} tunes problem {old!r}; use another "
                          f"`study_name` for problem={spec!r}")
+    stored = study.user_attrs
+    sampler = sampler or stored.get("lrkit:sampler", "lrkit")
+    pruner = pruner or stored.get("lrkit:pruner", "lrkit")
+    heartbeat_interval, grace_period = check_heartbeat(
+        heartbeat_interval or stored.get("lrkit:heartbeat_interval", DEFAULT_HEARTBEAT),
+        grace_period or stored.get("lrkit:grace_period", DEFAULT_GRACE))
     check_resumed_grace(study, grace_period)
     lr_range = resume_lr_range(study, lr_range) or \
         (prob.default_lr * 1e-3, prob.default_lr * 1e3)

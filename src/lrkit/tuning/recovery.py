@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 HOST = socket.gethostname()
 
+DEFAULT_HEARTBEAT = 10.0  # seconds between a running trial's heartbeats
+DEFAULT_GRACE = 60.0  # seconds without one before a trial is failed as stale
+
 # (storage, trial id) -> when this process first saw the RUNNING trial without a heartbeat,
 # on its own monotonic clock (another machine's clock or time zone cannot skew it)
 _FIRST_SEEN_SILENT: dict[tuple[int, int], float] = {}

@@ -17,7 +17,13 @@ from typing import Any
 
 from lrkit._optional import require
 from lrkit._validation import check_number
-from lrkit.tuning.recovery import Heartbeat, queue_retry, reap_stale_trials
+from lrkit.tuning.recovery import (
+    DEFAULT_GRACE,
+    DEFAULT_HEARTBEAT,
+    Heartbeat,
+    queue_retry,
+    reap_stale_trials,
+)
 from lrkit.tuning.sampler import (
     LRSampler,
     beats,
@@ -61,8 +67,8 @@ class Settings:
                              "lrkit:lr_range attribute), but got one without it")
         kwargs = dict(lr_range=tuple(attrs["lrkit:lr_range"]), n_trials=attrs.get("lrkit:n_trials"),
                       budget=attrs.get("lrkit:budget"), total_steps=attrs.get("lrkit:total_steps"),
-                      heartbeat_interval=attrs.get("lrkit:heartbeat_interval", 10.0),
-                      grace_period=attrs.get("lrkit:grace_period", 60.0),
+                      heartbeat_interval=attrs.get("lrkit:heartbeat_interval", DEFAULT_HEARTBEAT),
+                      grace_period=attrs.get("lrkit:grace_period", DEFAULT_GRACE),
                       max_retries=attrs.get("lrkit:max_retries", 2))
         kwargs.update(overrides)
         return cls(**kwargs)

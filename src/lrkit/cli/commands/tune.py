@@ -77,17 +77,19 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-range", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="rates searched, as values (default: the problem's default rate "
                         "/1000 to x1000)")
-    parser.add_argument("--sampler", default="lrkit", choices=["lrkit", "tpe", "random"],
+    parser.add_argument("--sampler", default=None, choices=["lrkit", "tpe", "random"],
                         help="how rates are proposed: lrkit (cliff-aware pattern search in "
-                        "log-rate, default), tpe (Optuna's TPE) or random")
-    parser.add_argument("--pruner", default="lrkit", choices=["lrkit", "median", "none"],
+                        "log-rate, default), tpe (Optuna's TPE) or random; a resumed study keeps its own")
+    parser.add_argument("--pruner", default=None, choices=["lrkit", "median", "none"],
                         help="how trials are stopped early: lrkit (divergence at once, then "
-                        "successive halving, default), median (Optuna's median rule) or none")
-    parser.add_argument("--heartbeat", type=float, default=10.0, metavar="SECONDS",
-                        help="heartbeat interval of running trials (default 10)")
-    parser.add_argument("--grace", type=float, default=60.0, metavar="SECONDS",
+                        "successive halving, default), median (Optuna's median rule) or none; a resumed "
+                        "study keeps its own")
+    parser.add_argument("--heartbeat", type=float, default=None, metavar="SECONDS",
+                        help="heartbeat interval of running trials (default 10; a resumed "
+                        "study keeps its own)")
+    parser.add_argument("--grace", type=float, default=None, metavar="SECONDS",
                         help="a trial without heartbeat this long is failed and retried; at "
-                        "least twice --heartbeat (default 60)")
+                        "least twice --heartbeat (default 60; a resumed study keeps its own)")
 
 
 def run(args: argparse.Namespace) -> int:
