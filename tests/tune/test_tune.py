@@ -247,6 +247,50 @@ def test_bad_storage_urls_raise_one_line_errors(tmp_path, monkeypatch):
     assert "\n" not in str(info.value)
 
 
+def test_a_database_that_refuses_is_not_retried_and_a_bad_port_is_named(monkeypatch):
+    from lrkit.tuning import storage as storage_module
+
+    attempts = []
+    real = optuna.storages.RDBStorage
+
+    def counting(*args, **kwargs):
+        attempts.append(kwargs.get("engine_kwargs"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", counting)
+    pytest.importorskip("psycopg2")
+    with pytest.raises(ConnectionError, match="could not open the database"):
+        storage_module.open_storage("postgresql+psycopg2://postgres@127.0.0.1:1/x")
+    # refused: one attempt, not eight with back-off (13 s); and libpq's timeout is set
+    assert len(attempts) == 1
+    assert attempts[0]["connect_args"] == {"connect_timeout": storage_module.CONNECT_TIMEOUT}
+    with pytest.raises(ValueError, match="`storage` must be a file path or a SQLAlchemy URL.*"
+                                         "invalid literal for int"):
+        storage_module.open_storage("postgresql+psycopg2://u@127.0.0.1:notaport/db")
+
+
+def test_a_server_that_never_answers_times_out(monkeypatch):
+    # it accepts the connection and says nothing: without a connect timeout, a hang for ever
+    import socket
+    import threading
+
+    pytest.importorskip("psycopg2")
+    from lrkit.tuning import storage as storage_module
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+    monkeypatch.setattr(storage_module, "CONNECT_TIMEOUT", 1)
+    port = server.getsockname()[1]
+    try:
+        with pytest.raises(ConnectionError, match="could not open the database"):
+            storage_module.open_storage(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/x")
+    finally:
+        server.close()
+
+
 def test_a_file_that_is_not_a_journal_is_named(tmp_path):
     from lrkit.tuning.storage import open_storage
 

@@ -39,6 +39,7 @@ DEFAULT_STORAGE = "lrkit-tune.journal"
 # tell) and its heartbeat thread. A tiny pool keeps K workers x M machines well below
 # PostgreSQL's default max_connections=100.
 POOL_KWARGS = {"pool_size": 2, "max_overflow": 2, "pool_pre_ping": True, "pool_recycle": 300}
+CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL server before giving up
 
 
 def is_url(spec: str) -> bool:
@@ -143,6 +144,10 @@ def _open_rdb(url: str) -> Any:
     if url.startswith("sqlite"):
         # wait for a busy database instead of failing at once
         engine_kwargs["connect_args"] = {"timeout": 60}
+    elif url.startswith("postgres"):
+        # a server that accepts and never answers (or a firewalled host) must not hang a
+        # worker for ever: libpq gives up after this many seconds
+        engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     last: Exception | None = None
     for attempt in range(8):
         try:
@@ -154,14 +159,16 @@ def _open_rdb(url: str) -> Any:
             raise ImportError(f"`storage` needs a database driver that is not installed "
                               f"({cause}){hint}, but got storage={describe(shown)!r}") from exc
         except Exception as exc:  # table creation raced with another process
-            from sqlalchemy.exc import ArgumentError, DBAPIError
+            from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-            if isinstance(exc, ArgumentError):  # an unknown dialect, a malformed URL
+            if isinstance(exc, (ArgumentError, ValueError)):  # a malformed URL (a bad port)
                 raise ValueError(f"`storage` must be a file path or a SQLAlchemy URL, but got "
                                  f"storage={describe(shown)!r} ({exc})") from exc
             if not isinstance(exc, DBAPIError):
                 raise
             last = exc
+            if isinstance(exc, OperationalError):
+                break  # refused, timed out, no such database or role: retrying cannot help
             logger.info("creating the tables of %s raced (%s); retrying", describe(shown), exc)
             time.sleep(0.2 * (attempt + 1) * (1 + random.random()))
     assert last is not None
