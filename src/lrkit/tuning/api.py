@@ -49,10 +49,14 @@ class TuneResult:
         return out
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary (without the per-trial rows)."""
+        """A JSON-ready summary (without the per-trial rows). ``n_trials`` counts the trials
+        that ran to their end (complete, pruned or diverged), as ``n_trials=`` does; failed,
+        waiting and running ones are in ``counts``."""
+        ended = sum(n for state, n in self.counts.items()
+                    if state in ("complete", "pruned", "diverged"))
         return {"best_lr": self.best_lr, "best_value": self.best_value,
                 "best_params": self.best_params, "study": self.study.study_name,
-                "n_trials": len(self.trials), "counts": self.counts, "cost": self.cost}
+                "n_trials": ended, "counts": self.counts, "cost": self.cost}
 
 
 def make_sampler(spec: Any, *, seed: int | None = None, start: float | None = None,
