@@ -180,7 +180,11 @@ def test_optuna_dashboard_reads_an_lrkit_journal_study(tmp_path):
      ({"n_trials": 2, "lr_range": (-1, 1)}, "lr_range"), ({"budget": 2.0}, "total_steps"),
      ({"n_trials": 2, "sampler": "grid"}, "sampler"), ({"n_trials": 2, "pruner": "hyperband"}, "pruner"),
      ({"n_trials": 2, "storage": 3}, "storage"),
-     ({"n_trials": 2, "heartbeat_interval": 30.0, "grace_period": 10.0}, "grace_period")],
+     ({"n_trials": 2, "heartbeat_interval": 30.0, "grace_period": 10.0}, "grace_period"),
+     ({"n_trials": 2, "study_name": ""}, "study_name"), ({"n_trials": 2, "study_name": 5}, "study_name"),
+     ({"n_trials": 2, "metadata": [1, 2]}, "metadata"),
+     ({"n_trials": 2, "metadata": {"lrkit:total_steps": 5}}, "metadata"),
+     ({"n_trials": 2, "metadata": {"when": object()}}, "metadata")],
 )
 def test_bad_arguments_name_the_argument(kwargs, name):
     with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
@@ -245,6 +249,17 @@ def test_bad_storage_urls_raise_one_line_errors(tmp_path, monkeypatch):
     with pytest.raises(ConnectionError, match="could not open the database") as info:
         storage_module.open_storage(url)
     assert "\n" not in str(info.value)
+
+
+def test_a_numpy_lr_range_works_and_a_resumed_budget_study_keeps_its_total_steps(tmp_path):
+    import numpy as np
+
+    path = str(tmp_path / "b.journal")
+    first = tune(gd_objective, budget=2, total_steps=STEPS, storage=path, study_name="b",
+                 lr_range=np.array([1e-4, 10.0]))
+    # resumed with a larger budget and no total_steps: the stored one is the unit
+    again = tune(gd_objective, budget=3, storage=path, study_name="b")
+    assert first.cost <= 2 + 1e-9 < again.cost <= 3 + 1e-9
 
 
 def test_a_database_that_refuses_is_not_retried_and_a_bad_port_is_named(monkeypatch):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from lrkit._optional import require
 from lrkit._progress import progress_bar
@@ -106,6 +109,8 @@ def check_lr_range(lr_range: Any) -> tuple[float, float]:
     """``(low, high)`` rates with ``0 < low < high`` (values, not exponents)."""
     if lr_range is None:
         return DEFAULT_LR_RANGE
+    if isinstance(lr_range, np.ndarray) and lr_range.ndim == 1:
+        lr_range = tuple(lr_range.tolist())
     if not isinstance(lr_range, (tuple, list)) or len(lr_range) != 2:
         raise TypeError(f"`lr_range` must be a pair (low, high), but got lr_range={lr_range!r}")
     low, high = (check_positive("lr_range", v) for v in lr_range)
@@ -160,6 +165,24 @@ def check_range_left(study: Any, lr_range: tuple[float, float]) -> None:
     if cliff is None or best_trial(trials) is not None:
         return
     raise no_rate_left(cliff, lr_range)
+
+
+def _checked_metadata(metadata: Any) -> dict[str, Any]:
+    """``metadata`` as a dict of JSON values whose keys are not lrkit's own settings."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise TypeError(f"`metadata` must be a dict of JSON values, but got metadata={metadata!r}")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or key.startswith("lrkit:"):
+            raise ValueError(f"`metadata` keys must be strings not starting with 'lrkit:' (lrkit "
+                             f"keeps its settings there), but got key {key!r}")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"`metadata` values must be JSON values (Optuna stores them as "
+                            f"JSON), but got {key!r}: {value!r}") from None
+    return dict(metadata)
 
 
 def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
@@ -235,11 +258,15 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
         total_steps = check_int("total_steps", total_steps, minimum=1)
     if budget is not None:
         budget = check_positive("budget", budget)
-        if total_steps is None:
+        if total_steps is None and storage is None:  # in memory: nothing stored to resume
             raise ValueError("`total_steps` must be given with a budget (its unit is one full "
                              f"run of total_steps steps), but got total_steps=None, budget={budget}")
     if lr_range is not None:
         lr_range = check_lr_range(lr_range)
+    if study_name is not None and (not isinstance(study_name, str) or not study_name.strip()):
+        raise (TypeError if not isinstance(study_name, str) else ValueError)(
+            f"`study_name` must be a non-empty string or None, but got study_name={study_name!r}")
+    metadata = _checked_metadata(metadata)
     heartbeat_interval = check_positive("heartbeat_interval", heartbeat_interval)
     heartbeat_interval, grace = check_heartbeat(
         heartbeat_interval, 6 * heartbeat_interval if grace_period is None else grace_period)
@@ -258,13 +285,17 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     # the unit of the budget and of the cost of the trials already run
     given_steps = total_steps
     total_steps = resume_setting(study, "total_steps", "lrkit:total_steps", total_steps)
+    if budget is not None and total_steps is None:
+        raise ValueError("`total_steps` must be given with a budget (its unit is one full run "
+                         f"of total_steps steps), but got total_steps=None, budget={budget} and "
+                         f"study {name!r} stores none")
     if total_steps != given_steps and not isinstance(pruner, optuna.pruners.BasePruner):
         pruner_obj = study.pruner = make_pruner(pruner, total_steps=total_steps)  # its rungs
     settings = Settings(lr_range=(low, high), n_trials=n_trials, budget=budget,
                         total_steps=total_steps, heartbeat_interval=heartbeat_interval,
                         grace_period=grace, max_retries=max_retries, timeout=timeout,
                         final_run=isinstance(pruner_obj, DivergencePruner))
-    attrs = dict(settings.to_attrs(), **(metadata or {}))
+    attrs = dict(settings.to_attrs(), **metadata)
     for key, value in attrs.items():
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
