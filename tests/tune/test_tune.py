@@ -80,6 +80,15 @@ def test_a_worker_whose_trial_was_reaped_while_it_ran_drops_it_and_goes_on():
     assert any(label.startswith("failed") for label in labels)
 
 
+def test_a_last_trial_with_no_leader_to_close_on_is_not_called_a_closing_run():
+    def objective(trial):
+        raise optuna.TrialPruned()  # no trial ever leads
+
+    notes = [row["note"] for row in tune(objective, n_trials=3, lr_range=(1e-3, 1.0)).trials]
+    assert notes[-1] == "last trial, run to the end"
+    assert "closing run of the best rate" not in notes
+
+
 def test_objective_errors_fail_the_trial_and_propagate():
     def objective(trial):
         raise RuntimeError("bug in user code")

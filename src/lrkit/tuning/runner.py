@@ -333,7 +333,9 @@ def summarize(trials: list[Any], total_steps: int | None) -> list[dict[str, Any]
         if t.state == TrialState.FAIL and "lrkit:failed_reason" in t.system_attrs:
             note = t.system_attrs["lrkit:failed_reason"]
         if t.user_attrs.get("lrkit:final"):
-            note = "closing run of the best rate"
+            # enqueued with the leader's rate, or with none when no rate had led
+            note = ("closing run of the best rate" if t.system_attrs.get("fixed_params")
+                    else "last trial, run to the end")
         if t.user_attrs.get("lrkit:stopped") == "budget":
             note = "stopped: budget"
         if state == "diverged" and "lrkit:diverged_loss" in t.user_attrs:
