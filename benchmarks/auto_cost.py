@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from lrkit.problems import get, names, train
-from lrkit.torch.autotrain import autotrain
+from lrkit.torch.auto import autotrain
 from lrkit.torch.state import Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent

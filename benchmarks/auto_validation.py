@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import auto_heldout  # noqa: E402
 
 from lrkit.problems.grid import grid_search  # noqa: E402
-from lrkit.torch.autotrain import autotrain  # noqa: E402
+from lrkit.torch.auto import autotrain  # noqa: E402
 
 VARIANTS = ("no val", "val")
 

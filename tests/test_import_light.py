@@ -45,3 +45,25 @@ def test_the_probe_can_fail() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=120)
     assert json.loads(result.stdout.strip()) == [True]
+
+
+def test_every_lazy_name_is_what_it_names_whatever_was_imported_first() -> None:
+    # importing a submodule sets the package attribute of its name: a submodule called like
+    # a function it exports (lrkit/torch/autotrain.py) made `from lrkit.torch import
+    # autotrain` the module once `from lrkit.torch.autotrain import AutoResult` had run
+    code = (
+        "from lrkit.torch.auto import AutoResult\n"
+        "from lrkit.torch import autotrain\n"
+        "assert callable(autotrain) and autotrain.__name__ == 'autotrain', autotrain\n"
+        "import importlib, pkgutil, types\n"
+        "import lrkit, lrkit.torch, lrkit.tuning, lrkit.problems\n"
+        "for pkg in (lrkit.torch, lrkit.tuning, lrkit.problems):\n"
+        "    for info in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(f'{pkg.__name__}.{info.name}')\n"
+        "bad = [f'{pkg.__name__}.{name}' for pkg in (lrkit, lrkit.torch, lrkit.tuning, lrkit.problems)\n"
+        "       for name in pkg.__all__\n"
+        "       if isinstance(getattr(pkg, name), types.ModuleType) and name not in\n"
+        "       ('schedules', 'problems', 'lab', 'auto', 'finder', 'monitor', 'bench', 'tuning')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

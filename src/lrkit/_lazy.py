@@ -18,9 +18,10 @@ def lazy_exports(
 
     A name resolves to the attribute of that name in its module, or, where the module is
     ``package.name`` and has no such attribute, to the module itself. On first use of
-    a module, every name ``table`` takes from it is bound in ``namespace``: importing a
-    submodule sets the package attribute of the same name to the submodule, which would
-    otherwise shadow a function called like it (``lrkit.torch.autotrain``).
+    a module, every name ``table`` takes from it is bound in ``namespace``. (Importing a
+    submodule sets the package attribute of its name to the submodule, whatever was bound
+    before: so no submodule may be named like a function it exports, and
+    ``lrkit.torch.autotrain`` lives in ``lrkit/torch/auto.py``.)
 
     >>> table = {"sqrt": "math", "pi": "math"}
     >>> namespace = {}

@@ -226,7 +226,7 @@ def test_a_corrupt_batch_met_by_the_search_does_not_set_the_pick():
     (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), 1.0),
 ])
 def test_rate_gain_is_the_square_root_of_the_step_ratio_for_adagrad_only(make, expected):
-    from lrkit.torch.autotrain import TorchSession, _Tape
+    from lrkit.torch.auto import TorchSession, _Tape
 
     model = make_model()
     session = TorchSession(model, make(model.parameters()), mse, _Tape(make_data(), keep=4), [], 100)
@@ -246,7 +246,7 @@ def test_adagrad_races_short_but_trains_long_at_a_larger_rate():
 def test_going_back_to_the_older_checkpoint_replays_the_same_batches():
     # the final run keeps two checkpoints and, when the rate is to blame, goes back to the
     # older one; a checkpoint taken during that replay must not release its batches
-    from lrkit.torch.autotrain import TorchSession, _Tape
+    from lrkit.torch.auto import TorchSession, _Tape
 
     data = [(torch.full((4, 8), float(i)), torch.zeros(4, 1)) for i in range(200)]
     seen: list[float] = []

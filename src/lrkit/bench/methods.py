@@ -73,7 +73,7 @@ def auto_run(problem: Any, seed: int, *, budget: float = DEFAULT_BUDGET) -> Meth
     at its default budget; other budgets for ``benchmarks/auto_budget.py``)."""
     import torch
 
-    from lrkit.torch.autotrain import autotrain
+    from lrkit.torch.auto import autotrain
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

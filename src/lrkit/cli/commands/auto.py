@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from lrkit._validation import check_seed
     from lrkit.problems import get
     from lrkit.problems.train import resolve_schedule
-    from lrkit.torch.autotrain import autotrain
+    from lrkit.torch.auto import autotrain
 
     check_seed("seed", args.seed)
     problem = get(args.problem)
