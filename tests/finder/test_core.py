@@ -207,3 +207,17 @@ def test_the_reading_does_not_change_when_the_loss_is_scaled_down(scale):
     assert scaled.note == reference.note == ""
     assert scaled.suggestion == pytest.approx(reference.suggestion, rel=1e-9)
     assert scaled.divergence_lr == pytest.approx(reference.divergence_lr, rel=1e-9)
+
+
+# --- stop_on_divergence=False still reports the divergence -----------------------
+
+def test_keep_going_still_says_diverged():
+    x, h = np.array([3.0, -2.0]), np.array([1.0, 4.0])
+    def step(lr):
+        nonlocal x
+        loss = 0.5 * float(np.sum(h * x * x))
+        x = np.clip(x - lr * h * x, -1e30, 1e30)
+        return loss
+    r = range_test(step, start=1e-4, end=10.0, num=60, stop_on_divergence=False)
+    assert r.steps == 60 and r.divergence_index is not None
+    assert r.stop_reason == "diverged"

@@ -113,3 +113,29 @@ def test_growth_edge_leaves_a_slow_drift_alone():
     lrs = np.geomspace(1e-3, 1.0, 40)
     losses = np.concatenate([np.linspace(2.0, 1.0, 30), 1.0 + 0.05 * np.arange(1, 11)])
     assert lrs[29] * 0.95 <= growth_edge(lrs, losses, 30) <= lrs[29]
+
+
+# --- patience counts *consecutive* steps ----------------------------------------
+
+def _falling_curve(seed, n=80):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    base = 2.0 / (1.0 + np.exp((t - 30) / 6.0))
+    return base + 0.02 * rng.normal(size=n)
+
+
+def test_two_isolated_spikes_do_not_stop_the_sweep():
+    curve = _falling_curve(2)[:55].copy()
+    curve[30] += 5.0
+    curve[45] += 5.0  # two bad batches far apart: never two in a row
+    d = DivergenceDetector()
+    assert not any(d.update(x) for x in curve)
+
+
+# --- a steady linear climb is not geometric growth ------------------------------
+
+def test_a_steady_linear_climb_is_not_called_a_blow_up_by_the_growth_test():
+    # falls, then climbs ever more slowly (drift as the noise grows, not an unstable direction)
+    losses = list(np.linspace(2.0, 1.0, 30)) + [1.0 + 0.3 * np.sqrt(k) for k in range(1, 30)]
+    d = DivergenceDetector(threshold=100.0)  # the excess test cannot fire: only growth could
+    assert not any(d.update(x) for x in losses)

@@ -527,3 +527,72 @@ def test_optimizer_state_keeps_its_dtypes(tmp_path, snapshot_dir):
             assert after["optimizer"]["state"][index][name].dtype == value.dtype, name
     assert_same(before, after)
     assert optimizer.state[model.weight]["momentum"] is live  # restored in place
+
+
+# --- gradient accumulation = mean of micro-batch gradients and losses -----
+
+def _regression_batches():
+    g = torch.Generator().manual_seed(0)
+    return [(torch.randn(8, 3, generator=g), torch.randn(8, 1, generator=g)) for _ in range(6)]
+
+
+def _mse(m, b):
+    return torch.nn.functional.mse_loss(m(b[0]), b[1])
+
+
+def test_accumulation_steps_on_the_mean_gradient_and_records_the_mean_loss():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = _regression_batches()
+    seen = []
+    opt.register_step_pre_hook(lambda o, a, k: seen.append([p.grad.clone() for p in model.parameters()]))
+    result = find_lr(model, opt, _mse, data, start=1e-4, end=1e-3, num=3, accumulation_steps=2)
+    # reference: first optimizer step at the initial weights on batches 0 and 1
+    ref = copy.deepcopy(model)
+    losses = [_mse(ref, data[i]) for i in (0, 1)]
+    torch.autograd.backward(sum(losses) / 2)
+    for got, p in zip(seen[0], ref.parameters(), strict=True):
+        torch.testing.assert_close(got, p.grad, rtol=1e-6, atol=1e-7)
+    assert result.losses[0] == pytest.approx(float(sum(losses) / 2), rel=1e-6)
+
+
+# --- find_lr puts numpy's and python's generators back, position included -------
+
+def test_numpy_and_python_generators_are_restored_by_find_lr():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = _regression_batches()
+    np.random.seed(1)
+    random.seed(1)
+    np_before, py_before = np.random.get_state(), random.getstate()
+
+    def augmenting(m, b):  # a loss_fn that augments with numpy / python randomness
+        noise = float(np.random.normal()) * 1e-3 + random.random() * 1e-3
+        return _mse(m, b) + noise
+
+    find_lr(model, opt, augmenting, data, start=1e-4, end=1e-2, num=10)
+    np_after = np.random.get_state()
+    assert np_after[2] == np_before[2] and np.array_equal(np_after[1], np_before[1])
+    assert random.getstate() == py_before
+
+
+# --- with val_data the recorded loss is the held-out mean after the update ------
+
+def test_val_data_loss_is_the_mean_held_out_loss_after_the_update():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data, val = _regression_batches(), _regression_batches()[:2]
+    expected = []
+
+    def after_step(o, args, kwargs):
+        model.eval()
+        with torch.no_grad():
+            expected.append(sum(float(_mse(model, b)) for b in val) / len(val))
+        model.train()
+
+    opt.register_step_post_hook(after_step)
+    result = find_lr(model, opt, _mse, data, val_data=val, start=1e-4, end=1e-1, num=8)
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-6)

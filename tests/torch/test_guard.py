@@ -533,3 +533,66 @@ def test_a_malformed_state_leaves_the_guard_as_it_was(key, value):
     with pytest.raises(ValueError, match=f"but got {key}={value!r}"):
         guard.load_state_dict(state)
     assert guard.state_dict() == before
+
+
+# --- Guard: a rollback restores optimizer state and RNG exactly; falls back to the older snapshot
+_X = torch.linspace(-1, 1, 32).reshape(8, 4)
+_Y = _X.sum(dim=1, keepdim=True)
+
+
+def _momentum_model():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    return model, torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+
+def _guarded_step(guard, model, opt, scale=1.0):
+    opt.zero_grad(set_to_none=True)
+    loss = torch.nn.functional.mse_loss(model(_X), _Y) * scale
+    loss.backward()
+    return guard.step(loss)
+
+
+def test_rollback_restores_momentum_and_rng_of_the_snapshot_exactly():
+    model, opt = _momentum_model()
+    guard = Guard(model, opt, snapshot_every=10, forgive_after=0)
+    for _ in range(10):
+        _guarded_step(guard, model, opt)
+    momentum = [opt.state[p]["momentum_buffer"].clone() for p in model.parameters()]
+    rng = torch.get_rng_state().clone()
+    for _ in range(3):
+        _guarded_step(guard, model, opt)
+        torch.rand(5)  # the loop draws random numbers (dropout, sampling)
+    for _ in range(2):
+        _guarded_step(guard, model, opt, scale=1e6)  # finite blow-up: skip, then roll back
+    assert [e["event"] for e in guard.events] == ["skip", "rollback"]
+    for p, m in zip(model.parameters(), momentum, strict=True):
+        assert torch.equal(opt.state[p]["momentum_buffer"], m)
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_a_second_failed_retry_falls_back_to_the_older_snapshot():
+    model, opt = _momentum_model()
+    guard = Guard(model, opt, snapshot_every=5, keep=2, forgive_after=0, max_retries=5)
+    for _ in range(10):
+        _guarded_step(guard, model, opt)  # snapshots at steps 5 and 10 kept
+    for _ in range(6):  # the fault persists: skip, rollback(10), skip... rollback must go to 5
+        _guarded_step(guard, model, opt, scale=math.nan)
+    restored = [e["restored_step"] for e in guard.events if e["event"] == "rollback"]
+    assert restored[:2] == [10, 5]
+
+
+@pytest.mark.parametrize("gap, expected", [(20, 0.5), (21, 1.0)])
+
+def test_forgive_after_is_the_exact_window(gap, expected):
+    model, opt = _momentum_model()
+    guard = Guard(model, opt, snapshot_every=5, forgive_after=20)
+    # first rollback at step 11; the second rollback at step 11 + gap
+    t = 0
+    while guard.rollbacks < 2 and t < 200:
+        bad = t in (10, 11) or t in (10 + gap, 11 + gap)
+        _guarded_step(guard, model, opt, scale=1e6 if bad else 1.0)
+        t += 1
+    rb = [e for e in guard.events if e["event"] == "rollback"]
+    assert rb[1]["step"] - rb[0]["step"] == gap
+    assert rb[1]["backoff"] == expected

@@ -412,3 +412,16 @@ def test_as_the_first_stage_of_sequential_lr_a_torch_scheduler_after_it_keeps_th
     rates, final = _drive(sequential(lambda o: ScheduleLR(o, S.linear(1 / 6, 1.0, 5))), 25)
     np.testing.assert_allclose(rates, torch_rates, rtol=1e-6, atol=1e-12)
     torch.testing.assert_close(final, torch_params)
+
+
+# --- ScheduleLR: the saved base rates are what a resumed run uses -------------------
+
+def test_load_state_dict_restores_the_saved_base_rates():
+    p = torch.nn.Parameter(torch.zeros(1))
+    sched = ScheduleLR(torch.optim.SGD([p], lr=0.1), S.cosine(100))
+    for _ in range(30):
+        sched.step()
+    resumed = ScheduleLR(torch.optim.SGD([p], lr=0.5), S.cosine(100))  # built at another lr
+    resumed.load_state_dict(sched.state_dict())
+    assert resumed.base_lrs == [0.1]
+    assert resumed.get_last_lr() == sched.get_last_lr()
