@@ -160,3 +160,80 @@ def test_a_problem_named_twice_is_rejected():
     the same row twice and counted it twice in the geometric mean and 'within 1.15x'."""
     with pytest.raises(ValueError, match=r"`problems` must name each problem once.*tiny"):
         run_bench([make_problem(), make_problem()], get_methods(["default"]), seeds=4)
+
+
+def _package_loop(problem, seed, make, schedule, *, before_eval=None):
+    """A plain loop with a published optimizer: what a bench method must reproduce."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = problem.make_model(seed)
+        optimizer = make(model.parameters())
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: schedule(t))
+        batches = problem.batches(seed)
+        for _ in range(problem.steps):
+            optimizer.zero_grad()
+            problem.loss_fn(model, next(batches)).backward()
+            optimizer.step()
+            scheduler.step()
+        if before_eval is not None:
+            before_eval(optimizer)
+        return problem.evaluate(model)
+
+
+@pytest.mark.parametrize("name,make", [
+    ("prodigy", lambda params: __import__("prodigyopt").Prodigy(params)),
+    ("dadapt", lambda params: __import__("dadaptation").DAdaptAdam(params)),
+    ("dog", lambda params: __import__("dog").DoG(params)),
+    ("ldog", lambda params: __import__("dog").LDoG(params)),
+])
+def test_learning_rate_free_methods_are_their_packages_at_their_defaults(name, make):
+    # the published optimizer, its default rate scaled by lrkit's default shape, nothing else
+    from lrkit.problems import default_schedule
+
+    pytest.importorskip({"prodigy": "prodigyopt", "dadapt": "dadaptation", "dog": "dog",
+                         "ldog": "dog"}[name])
+    problem = make_problem(steps=20)
+    [method] = get_methods([name])
+    run = method.run(problem, 3)
+    assert run.runs == 1.0 and run.lr is None
+    expected = _package_loop(problem, 3, make, default_schedule(problem.steps))
+    assert run.held_out == pytest.approx(expected, rel=1e-6)
+
+
+def test_schedule_free_is_adamw_schedule_free_at_its_documented_rate_and_evaluated_averaged():
+    schedulefree = pytest.importorskip("schedulefree")
+    problem = make_problem(steps=20)
+    [method] = get_methods(["schedulefree"])
+    run = method.run(problem, 2)
+
+    def make(params):
+        optimizer = schedulefree.AdamWScheduleFree(params, lr=0.0025, warmup_steps=1)
+        optimizer.train()
+        return optimizer
+
+    expected = _package_loop(problem, 2, make, lambda t: 1.0,
+                             before_eval=lambda optimizer: optimizer.eval())
+    assert run.lr == 0.0025 and run.held_out == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_finder_method_trains_at_the_finders_suggestion():
+    import torch
+
+    from lrkit.bench.methods import FINDER_STEPS
+    from lrkit.problems.train import train
+    from lrkit.torch import find_lr
+
+    problem = make_problem(steps=20)
+    [method] = get_methods(["finder"])
+    run = method.run(problem, 1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        model = problem.make_model(1)
+        found = find_lr(model, problem.make_optimizer(model.parameters(), problem.default_lr),
+                        problem.loss_fn, problem.batches(1), num=FINDER_STEPS)
+    lr = found.suggestion if found.suggestion is not None else problem.default_lr
+    assert run.lr == lr
+    assert run.held_out == pytest.approx(train(problem, lr, seed=1).held_out, rel=1e-9)
+    assert run.runs == pytest.approx(1.0 + found.steps / problem.steps)
