@@ -85,7 +85,8 @@ def test_stiff_direction_hidden_under_slow_ones_is_caught_early():
 
 @pytest.mark.parametrize("kwargs", [{"threshold": 0}, {"patience": 0}, {"beta": 1.0}, {"warmup": 0}])
 def test_bad_settings(kwargs):
-    with pytest.raises(ValueError):
+    (name, value), = kwargs.items()
+    with pytest.raises(ValueError, match=f"`{name}` must .*but got {name}={value}"):
         DivergenceDetector(**kwargs)
 
 

