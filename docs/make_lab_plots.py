@@ -47,7 +47,7 @@ def pictures() -> list[str]:
          "decay_noisy_quadratic.png")
     save(plots.plot_compare(lab.compare("rosenbrock", steps=300, num=60)),
          "compare_rosenbrock.png")
-    save(plots.plot_compare(lab.compare("logistic", steps=300, num=40)), "compare_logistic.png")
+    save(plots.plot_compare(lab.compare("logistic", steps=300, num=60)), "compare_logistic.png")
     return written
 
 
