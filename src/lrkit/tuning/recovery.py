@@ -159,6 +159,8 @@ def reap_stale_trials(study: Any, *, grace_period: float, max_retries: int) -> l
         silent_for = None
         if "lrkit:heartbeat" not in trial.system_attrs:
             silent_for = now - _FIRST_SEEN_SILENT.setdefault(key, now)
+        else:
+            _FIRST_SEEN_SILENT.pop(key, None)  # it beats: nothing to remember
         reason = stale_reason(trial, grace_period, silent_for=silent_for)
         if reason is None:
             continue
