@@ -59,10 +59,17 @@ def test_jsonl_log_with_grad_norm_and_json_output(tmp_path, capsys):
     ('{"loss": 1.0}\nnot json\n', "one JSON object per line"),
     # counted as the file's lines (the header is line 1), which is where an editor goes
     ("step,loss\n0,1.0\n1,0.9\n2,0.8\n1,0.85\n", "step 1 after step 2 on line 5"),
+    ("step,loss\n0,1.0\nnan,0.9\n", "`step` must be a whole number in every row, but got step='nan'"),
+    ("step,loss\n0,1.0\n1.5,0.9\n", "`step` must be a whole number in every row, but got step='1.5'"),
+    ("step,loss\n0," + "1" * 200_000 + "\n", "must be a CSV file with a header"),
+    (b"\xff\xfes\x00t\x00e\x00p\x00", "which is not UTF-8 text"),  # UTF-16, or binary
 ])
 def test_bad_logs_give_a_one_line_error_and_exit_2(tmp_path, capsys, content, needle):
-    log = tmp_path / ("log.jsonl" if content.startswith("{") else "log.csv")
-    log.write_text(content)
+    log = tmp_path / ("log.jsonl" if str(content).startswith("{") else "log.csv")
+    if isinstance(content, bytes):
+        log.write_bytes(content)
+    else:
+        log.write_text(content)
     assert main(["diagnose", str(log), "--out", "none"]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
@@ -76,6 +83,18 @@ def test_a_header_with_spaces_after_the_commas_is_read(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["steps"] == 60
 
 
+def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path, capsys):
+    # Excel and PowerShell write one: the first column had been read as '\ufeffstep'
+    log = tmp_path / "log.csv"
+    log.write_bytes(("step,loss\n" + "".join(f"{100 * i},{1.0 / (i + 1):.4f}\n"
+                                               for i in range(60))).encode("utf-8-sig"))
+    assert main(["diagnose", str(log), "--json", "--out", "none"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["steps"] == 60 and payload["changes"][0]["step"] == 0
+    log.write_bytes(b"\xef\xbb\xbfloss\n1.0\n0.5\n")
+    assert main(["diagnose", str(log), "--json", "--out", "none"]) == 0
+
+
 def test_missing_file_and_bad_window(tmp_path, capsys):
     assert main(["diagnose", str(tmp_path / "nope.csv")]) == 2
     assert "must be an existing file" in capsys.readouterr().err
@@ -83,6 +102,9 @@ def test_missing_file_and_bad_window(tmp_path, capsys):
     write_csv(log, healthy())
     assert main(["diagnose", str(log), "--window", "2", "--out", "none"]) == 2
     assert "`--window` must be" in capsys.readouterr().err
+    # 8 and 9 were accepted, and a window that small never gave a trend verdict
+    assert main(["diagnose", str(log), "--window", "9", "--out", "none"]) == 2
+    assert "`--window` must be an integer >= 10" in capsys.readouterr().err
 
 
 def test_loss_column_reads_a_lightning_style_metrics_file(tmp_path, capsys):
@@ -121,10 +143,10 @@ def test_without_an_lr_column_the_rate_is_unknown_not_constant(tmp_path, capsys)
     assert main(["diagnose", str(log), "--out", "none"]) == 0
     out = capsys.readouterr().out
     assert "plateau" in out
-    assert "at a constant rate" not in out and "the rate is unknown" in out
+    assert "at a held rate" not in out and "the rate is unknown" in out
     write_csv(log, flat, lrs=[0.1] * 300)
     assert main(["diagnose", str(log), "--out", "none"]) == 0
-    assert "at a constant rate" in capsys.readouterr().out
+    assert "at a held rate" in capsys.readouterr().out
 
 
 def test_the_documented_example_log(capsys):

@@ -157,6 +157,18 @@ def test_a_slow_fall_hidden_in_one_windows_noise_is_not_a_plateau():
     assert verdicts[-1].status == "plateau" and verdicts[-1].cause == "flat"
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_long_flat_noisy_run_raises_no_alarm(seed):
+    # 100,000 steps of white noise at a held rate: one check's z-test fires on noise now and
+    # then (0.2% of checks), which read as "too high" several times a run before verdicts
+    # needed two checks in a row
+    from lrkit.monitor import diagnose
+
+    losses = 1.0 + 0.02 * np.random.default_rng(seed).standard_normal(100_000)
+    diagnosis = diagnose(losses, lrs=[0.1] * 100_000)
+    assert diagnosis.counts["too_high"] == 0, diagnosis.changes
+
+
 def test_a_steady_fall_between_spikes_is_not_too_low():
     # a rate near the edge: steady progress, and every 25 steps a spike of 15 noise scales
     # (under the blow-up test's 25). Advising 3x that rate would blow the run up.

@@ -30,6 +30,12 @@ halves, the trend's z-score ``z = (median_1st_half - median_2nd_half) / se``) an
   but hides in one window's noise is not a plateau (lowering the rate would slow it);
 * otherwise ``ok``.
 
+A ``too_high`` verdict is given only when two checks in a row (``check_every`` steps
+apart) reach it: one check's z-test at 3 noise units still fires on pure noise now and then
+(0.2% of checks), and over a long run a single firing read as "too high" several times.
+The other verdicts are given at the check that finds them (``too_low`` and ``plateau``
+signals on short runs are often one check long).
+
 Memory is the window (three ring buffers of ``window`` floats), whatever the run length.
 
 >>> monitor = Monitor(window=20, warmup=10)
@@ -110,7 +116,8 @@ class Monitor:
         too_low_factor: float = 3.0,
         plateau_factor: float = 0.5,
     ) -> None:
-        self.window = check_int("window", window, minimum=8)
+        # the trend checks need 10 losses: a smaller window would never give one
+        self.window = check_int("window", window, minimum=2 * _MIN_POINTS)
         self.warmup = check_int("warmup", warmup, minimum=0)
         self.check_every = check_int("check_every", check_every, minimum=1)
         self.blowup = check_positive("blowup", blowup)
@@ -126,7 +133,8 @@ class Monitor:
                                            low_open=True, high_open=True)
         self.too_low_factor = check_range("too_low_factor", too_low_factor, 1.0, math.inf,
                                           low_open=True, high_open=True)
-        self.plateau_factor = check_positive("plateau_factor", plateau_factor)
+        self.plateau_factor = check_range("plateau_factor", plateau_factor, 0.0, 1.0,
+                                          low_open=True)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -146,6 +154,7 @@ class Monitor:
         self._blowup_at = math.inf
         self._blowup_margin = math.inf
         self._trend = Verdict(OK, 0)
+        self._candidate = OK  # the status the last check reached, confirmed or not
 
     @property
     def step(self) -> int:
@@ -164,7 +173,8 @@ class Monitor:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume (the window included): a few kilobytes of plain
-        Python values (safe for ``torch.load(weights_only=True)`` and JSON)."""
+        Python values (safe for ``torch.load(weights_only=True)``, and for JSON as Python's
+        ``json`` writes it: early on it holds NaN and Infinity, which strict JSON lacks)."""
         return {
             "step": self._step,
             "losses": list(self._losses),
@@ -180,6 +190,7 @@ class Monitor:
             "blowup_at": self._blowup_at,
             "blowup_margin": self._blowup_margin,
             "trend": self._trend.to_dict(),
+            "candidate": self._candidate,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -206,6 +217,7 @@ class Monitor:
             trend["status"], int(trend["step"]), float(trend["factor"]),
             tuple(Evidence(**e) for e in trend["evidence"]),
         )
+        self._candidate = str(state.get("candidate", self._trend.status))  # older states lack it
 
     # ------------------------------------------------------------------ per step
     def update(
@@ -266,7 +278,10 @@ class Monitor:
                 self._start = _median(self._first)
         n = len(self._losses)
         if n >= _MIN_POINTS and (n < 2 * _MIN_POINTS or step % self.check_every == 0):
-            self._trend = self._refresh(step)
+            found = self._refresh(step)
+            confirmed = found.status != TOO_HIGH or found.status == self._candidate
+            self._candidate = found.status
+            self._trend = found if confirmed else Verdict(OK, step)
         return self._trend
 
     def _diverged(self, step: int, check: str, value: float, detail: str) -> Verdict:
@@ -370,7 +385,8 @@ class Monitor:
                     "flat", z, self.z_significant, n,
                     f"no significant progress over {n} steps (median {m1:.4g} -> {m2:.4g}, "
                     f"z={z:.3g} < {self.z_significant:g}) "
-                    + ("at a constant rate" if self._lrs else "(the rate is unknown: no lr was given)"),
+                    + ("at a held rate (within 10% over the window)" if self._lrs
+                       else "(the rate is unknown: no lr was given)"),
                 ),))
         return Verdict(OK, step)
 
@@ -401,11 +417,12 @@ class Monitor:
         return not self._lrs or self._lrs[-1] >= 0.3 * self._lr_max
 
     def _rate_held(self) -> bool:
-        """True unless the rates seen show a decay (a schedule annealing the rate)."""
+        """True unless the rates seen moved by more than 10% over the window (a schedule
+        annealing the rate, or a warmup raising it) or sit far below their peak."""
         if len(self._lrs) < 2:
             return True
         first, last = self._lrs[0], self._lrs[-1]
-        return last >= 0.9 * first and last >= 0.2 * self._lr_max
+        return 0.9 * first <= last <= 1.1 * first and last >= 0.2 * self._lr_max
 
 
 def _median(values: list[float]) -> float:

@@ -47,7 +47,10 @@ class Diagnosis:
     """What the monitor said over a whole run.
 
     ``status`` is the most severe verdict seen (diverged > too_high > too_low > plateau >
-    ok), ``factor`` its recommended rate factor, ``statuses`` the verdict of every step,
+    ok), except that a divergence of one step the run recovered from (one NaN, one bad
+    batch's spike) does not make the run diverged: it is in ``counts`` and ``changes``, and
+    halving the rate of a healthy run for it would only slow it. ``factor`` is the
+    status's recommended rate factor, ``statuses`` the verdict of every step,
     ``changes`` the steps where it changed, ``counts`` how many steps had each status.
     """
 
@@ -97,7 +100,8 @@ def diagnose(
     monitor = Monitor() if monitor is None else monitor
     statuses: list[str] = []
     changes: list[Change] = []
-    worst: Verdict | None = None
+    worst: Verdict | None = None  # the most severe verdict other than diverged
+    diverged: list[Verdict] = []
     previous = None
     for i in range(n):
         g = None if grad_norms is None or _missing(grad_norms[i]) else grad_norms[i]
@@ -110,10 +114,15 @@ def diagnose(
             changes.append(Change(int(steps_arr[i]), verdict.status, verdict.cause,
                                   verdict.factor, detail))
             previous = key
-        if worst is None or _SEVERITY.index(verdict.status) < _SEVERITY.index(worst.status):
+        if verdict.status == DIVERGED:
+            diverged.append(verdict)
+        elif worst is None or _SEVERITY.index(verdict.status) < _SEVERITY.index(worst.status):
             worst = verdict
-    assert worst is not None
+    if len(diverged) > 1 or statuses[-1] == DIVERGED:
+        worst = diverged[-1]  # more than a one-off, or it ended there
     counts = Counter(statuses)
+    if worst is None:  # the one step was a one-off divergence
+        worst = Verdict(OK, int(n - 1))
     return Diagnosis(
         status=worst.status,
         factor=worst.factor,
@@ -126,7 +135,8 @@ def diagnose(
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """None, or a NaN of any float type (numpy's float32 included): a gap in the column."""
+    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
 
 
 def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict[str, np.ndarray]:
@@ -142,7 +152,11 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"`log` must be an existing file, but got log={str(path)!r}")
-    text = path.read_text(encoding="utf-8")
+    try:  # utf-8-sig: a byte-order mark (Excel, PowerShell) is not part of the first name
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(f"`log` must be a text file (CSV or JSON lines), but got "
+                         f"log={str(path)!r}, which is not UTF-8 text") from None
     rows: list[dict[str, Any]]
     stripped = text.lstrip()
     lines: list[int] = []  # the file line of each row, for messages
@@ -167,9 +181,13 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
         # spaces after the commas ("step, loss") are the writer's layout, not part of names
         reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
         rows = []
-        for row in reader:
-            rows.append(row)
-            lines.append(reader.line_num)
+        try:
+            for row in reader:
+                rows.append(row)
+                lines.append(reader.line_num)
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            raise ValueError(f"`log` must be a CSV file with a header, but got "
+                             f"log={str(path)!r} (line {reader.line_num}: {exc})") from None
     columns = sorted({str(key) for row in rows for key in row if key is not None})
     kept = [(r, n) for r, n in zip(rows, lines, strict=True) if r.get(loss_column) not in (None, "")]
     if not kept:
@@ -181,7 +199,7 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
     out: dict[str, np.ndarray] = {
         "loss": np.array([_number(r[loss_column], loss_column) for r in rows])
     }
-    out["step"] = (np.array([int(_number(r["step"], "step")) for r in rows])
+    out["step"] = (np.array([_step(r["step"]) for r in rows])
                    if all(r.get("step") not in (None, "") for r in rows) else np.arange(len(rows)))
     backwards = np.flatnonzero(out["step"][1:] < out["step"][:-1])
     if backwards.size:
@@ -196,6 +214,14 @@ def read_log(path: str | os.PathLike[str], *, loss_column: str = "loss") -> dict
                 math.nan if r.get(column) in (None, "") else _number(r[column], column) for r in rows
             ])
     return out
+
+
+def _step(value: Any) -> int:
+    """A step number: a whole, finite number (``100`` or ``100.0``)."""
+    number = _number(value, "step")
+    if not (math.isfinite(number) and number == int(number)):
+        raise ValueError(f"`step` must be a whole number in every row, but got step={value!r}")
+    return int(number)
 
 
 def _number(value: Any, column: str) -> float:
