@@ -268,6 +268,13 @@ def test_resuming_without_sampler_pruner_heartbeat_or_grace_keeps_the_stored_one
     assert "`--grace` must be at least twice `--heartbeat`" in capsys.readouterr().err
 
 
+def test_a_heartbeat_given_alone_is_checked_against_the_default_grace_before_anything_is_written(
+        tmp_path, capsys):
+    assert main(tune_args(tmp_path, "--heartbeat", "40")) == 2
+    assert "(the default --grace=60)" in capsys.readouterr().err
+    assert not (tmp_path / "t.journal").exists()
+
+
 def test_worker_refuses_quiet_with_json(capsys):
     # audit case: --quiet --json printed nothing and exited 0
     with pytest.raises(SystemExit) as info:

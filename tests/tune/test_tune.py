@@ -89,6 +89,23 @@ def test_a_last_trial_with_no_leader_to_close_on_is_not_called_a_closing_run():
     assert "closing run of the best rate" not in notes
 
 
+def test_a_trial_reaped_just_before_its_tell_is_dropped_too(monkeypatch):
+    # the last window: after the trial's last write, before study.tell
+    original = optuna.trial.Trial.set_user_attr
+
+    def reaped_after_steps(self, key, value):
+        original(self, key, value)
+        if key == "lrkit:steps" and self.number == 1:
+            self.study._storage.set_trial_state_values(self._trial_id,
+                                                       state=optuna.trial.TrialState.FAIL)
+
+    monkeypatch.setattr(optuna.trial.Trial, "set_user_attr", reaped_after_steps)
+    result = tune(gd_objective, n_trials=3, total_steps=STEPS, lr_range=(1e-4, 10.0),
+                  pruner="none")
+    assert result.study.trials[1].state == optuna.trial.TrialState.FAIL
+    assert len(result.study.trials) == 4
+
+
 def test_objective_errors_fail_the_trial_and_propagate():
     def objective(trial):
         raise RuntimeError("bug in user code")
@@ -293,6 +310,35 @@ def test_a_database_that_refuses_is_not_retried_and_a_bad_port_is_named(monkeypa
         storage_module.open_storage("postgresql+psycopg2://u@127.0.0.1:notaport/db")
 
 
+def _open_sqlite_after(barrier, path, results):
+    from lrkit.tuning.storage import open_storage
+
+    barrier.wait()
+    try:
+        open_storage(f"sqlite:///{path}")
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_simultaneous_first_opens_of_one_sqlite_file_all_succeed(tmp_path):
+    # losing the CREATE TABLE race is an OperationalError on SQLite ("table ... already
+    # exists"): it must be retried, unlike a refused connection
+    context = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        path = tmp_path / f"race{attempt}.db"
+        barrier, results = context.Barrier(4), context.Queue()
+        workers = [context.Process(target=_open_sqlite_after, args=(barrier, path, results))
+                   for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        outcomes = [results.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join()
+        assert outcomes == ["ok"] * 4
+
+
+@pytest.mark.timeout(60)
 def test_a_server_that_never_answers_times_out(monkeypatch):
     # it accepts the connection and says nothing: without a connect timeout, a hang for ever
     import socket

@@ -56,12 +56,7 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
         resume_lr_range,
         resume_setting,
     )
-    from lrkit.tuning.recovery import (
-        DEFAULT_GRACE,
-        DEFAULT_HEARTBEAT,
-        check_heartbeat,
-        check_resumed_grace,
-    )
+    from lrkit.tuning.recovery import check_heartbeat, check_resumed_grace
     from lrkit.tuning.runner import Settings
     from lrkit.tuning.storage import create_or_load_study
 
@@ -89,9 +84,19 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     if pruner is not None:
         make_pruner(pruner)
     if isinstance(storage, str):
-        from lrkit.tuning.storage import open_storage
+        from lrkit.tuning.storage import is_url, open_storage
 
+        if storage != ":memory:" and not is_url(storage) and not Path(storage).exists():
+            _paired_heartbeat(heartbeat_interval, grace_period, {})  # a new journal: no file yet
         storage = open_storage(storage)
+    # a heartbeat or grace given alone pairs with the stored partner (a new study's: the
+    # default); checked before the study is created, so bad input leaves no empty study
+    try:
+        stored = optuna.load_study(storage=storage, study_name=study_name).user_attrs
+    except KeyError:
+        stored = {}
+    heartbeat_interval, grace_period = _paired_heartbeat(heartbeat_interval, grace_period,
+                                                         stored)
     study = create_or_load_study(storage, study_name)
     old = study.user_attrs.get("lrkit:problem")
     if old is not None and old != spec:
@@ -100,9 +105,6 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     stored = study.user_attrs
     sampler = sampler or stored.get("lrkit:sampler", "lrkit")
     pruner = pruner or stored.get("lrkit:pruner", "lrkit")
-    heartbeat_interval, grace_period = check_heartbeat(
-        heartbeat_interval or stored.get("lrkit:heartbeat_interval", DEFAULT_HEARTBEAT),
-        grace_period or stored.get("lrkit:grace_period", DEFAULT_GRACE))
     check_resumed_grace(study, grace_period)
     lr_range = resume_lr_range(study, lr_range) or \
         (prob.default_lr * 1e-3, prob.default_lr * 1e3)
@@ -126,6 +128,26 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
         if key not in study.user_attrs or study.user_attrs[key] != value:
             study.set_user_attr(key, value)
     return study
+
+
+def _paired_heartbeat(heartbeat_interval: float | None, grace_period: float | None,
+                      stored: dict[str, Any]) -> tuple[float, float]:
+    """The heartbeat and grace a study runs with: each as given, else as stored, else the
+    default; a ``ValueError`` when the grace is under twice the heartbeat, saying where a
+    value the user did not give came from."""
+    from lrkit.tuning.recovery import DEFAULT_GRACE, DEFAULT_HEARTBEAT, check_heartbeat
+
+    source = "stored" if stored else "default"
+    heartbeat = heartbeat_interval or stored.get("lrkit:heartbeat_interval", DEFAULT_HEARTBEAT)
+    grace = grace_period or stored.get("lrkit:grace_period", DEFAULT_GRACE)
+    try:
+        return check_heartbeat(heartbeat, grace)
+    except ValueError as exc:
+        if heartbeat_interval is None:
+            raise ValueError(f"{exc} (the {source} heartbeat_interval={heartbeat:g})") from None
+        if grace_period is None:
+            raise ValueError(f"{exc} (the {source} grace_period={grace:g})") from None
+        raise
 
 
 def run_problem_worker(storage: Any, study_name: str, *, on_trial: Any = None,

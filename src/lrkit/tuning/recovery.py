@@ -27,6 +27,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from typing import Any
 
 from lrkit._optional import require
@@ -40,9 +41,10 @@ HOST = socket.gethostname()
 DEFAULT_HEARTBEAT = 10.0  # seconds between a running trial's heartbeats
 DEFAULT_GRACE = 60.0  # seconds without one before a trial is failed as stale
 
-# (storage, trial id) -> when this process first saw the RUNNING trial without a heartbeat,
-# on its own monotonic clock (another machine's clock or time zone cannot skew it)
-_FIRST_SEEN_SILENT: dict[tuple[int, int], float] = {}
+# storage -> {trial id: when this process first saw the RUNNING trial without a heartbeat},
+# on its own monotonic clock (another machine's clock or time zone cannot skew it); keyed
+# by the storage object itself, weakly: an id() could be reused by a new storage
+_FIRST_SEEN_SILENT: weakref.WeakKeyDictionary[Any, dict[int, float]] = weakref.WeakKeyDictionary()
 
 
 def pid_alive(pid: int) -> bool:
@@ -154,13 +156,13 @@ def reap_stale_trials(study: Any, *, grace_period: float, max_retries: int) -> l
     storage = study._storage
     reaped = []
     now = time.monotonic()
+    first_seen = _FIRST_SEEN_SILENT.setdefault(storage, {})
+    silent_now: set[int] = set()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        key = (id(storage), trial._trial_id)
         silent_for = None
         if "lrkit:heartbeat" not in trial.system_attrs:
-            silent_for = now - _FIRST_SEEN_SILENT.setdefault(key, now)
-        else:
-            _FIRST_SEEN_SILENT.pop(key, None)  # it beats: nothing to remember
+            silent_now.add(trial._trial_id)
+            silent_for = now - first_seen.setdefault(trial._trial_id, now)
         reason = stale_reason(trial, grace_period, silent_for=silent_for)
         if reason is None:
             continue
@@ -172,6 +174,8 @@ def reap_stale_trials(study: Any, *, grace_period: float, max_retries: int) -> l
             continue  # another worker reaped it first
         reaped.append(trial.number)
         queue_retry(study, trial, reason, max_retries=max_retries)
+    for trial_id in set(first_seen) - silent_now:  # it beat, ended or was reaped
+        del first_seen[trial_id]
     return reaped
 
 
@@ -194,7 +198,7 @@ def queue_retry(study: Any, trial: Any, reason: str, *, max_retries: int) -> boo
         distributions=trial.distributions,
         # the user's attributes, and lrkit:final: a retried closing run still runs to the end
         user_attrs={k: v for k, v in trial.user_attrs.items()
-                    if not k.startswith("lrkit:") or k == "lrkit:final"},
+                    if not k.startswith("lrkit:") or k in ("lrkit:final", "lrkit:final_of")},
         system_attrs={"lrkit:retry_of": original, "lrkit:retried_trial": trial.number,
                       "lrkit:attempt": attempt},
     ))

@@ -206,7 +206,9 @@ def run_worker(study: Any, objective: Callable[[Trial], float], settings: Settin
             continue
         closing = closing_run(trials, state, settings)
         if closing is not None:
-            study.enqueue_trial(closing, user_attrs={"lrkit:final": closing_rule(settings)})
+            study.enqueue_trial(closing, user_attrs={"lrkit:final": closing_rule(settings),
+                                                     "lrkit:final_of": "leader" if closing
+                                                     else "none"})
         budget_steps = None
         if settings.budget is not None and settings.total_steps:
             left = settings.budget - state.cost
@@ -307,9 +309,14 @@ def _safe_tell(study: Any, optuna_trial: Any, trial: Trial, state: Any, value: f
         if steps == 0 and state == TrialState.COMPLETE and trial.total_steps:
             steps = trial.total_steps  # an objective that never reports ran a full run
         optuna_trial.set_user_attr("lrkit:steps", steps)
+        # a reaper may fail the trial between the last write and the tell
         if state == TrialState.COMPLETE:
-            return study.tell(optuna_trial, value)
-        return study.tell(optuna_trial, state=state)
+            told = study.tell(optuna_trial, value, skip_if_finished=True)
+        else:
+            told = study.tell(optuna_trial, state=state, skip_if_finished=True)
+        if told.state != state:
+            raise optuna.exceptions.UpdateFinishedTrialError(f"trial {told.number} is {told.state}")
+        return told
     except optuna.exceptions.UpdateFinishedTrialError:
         # a reaper judged this worker dead (e.g. its heartbeat stalled) and retried the trial
         logger.warning("trial %d was already failed by another worker; result dropped",
@@ -332,10 +339,11 @@ def summarize(trials: list[Any], total_steps: int | None) -> list[dict[str, Any]
             note = f"retry of #{t.system_attrs.get('lrkit:retried_trial', t.system_attrs['lrkit:retry_of'])}"
         if t.state == TrialState.FAIL and "lrkit:failed_reason" in t.system_attrs:
             note = t.system_attrs["lrkit:failed_reason"]
-        if t.user_attrs.get("lrkit:final"):
+        if t.user_attrs.get("lrkit:final") and t.state != TrialState.FAIL:
             # enqueued with the leader's rate, or with none when no rate had led
-            note = ("closing run of the best rate" if t.system_attrs.get("fixed_params")
-                    else "last trial, run to the end")
+            leader = t.user_attrs.get("lrkit:final_of", "leader" if t.system_attrs.get(
+                "fixed_params") else "none") == "leader"
+            note = "closing run of the best rate" if leader else "last trial, run to the end"
         if t.user_attrs.get("lrkit:stopped") == "budget":
             note = "stopped: budget"
         if state == "diverged" and "lrkit:diverged_loss" in t.user_attrs:

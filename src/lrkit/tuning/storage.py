@@ -144,9 +144,10 @@ def _open_rdb(url: str) -> Any:
     if url.startswith("sqlite"):
         # wait for a busy database instead of failing at once
         engine_kwargs["connect_args"] = {"timeout": 60}
-    elif url.startswith("postgres"):
+    elif url.startswith(("postgresql+psycopg", "postgres://", "postgresql://")):
         # a server that accepts and never answers (or a firewalled host) must not hang a
-        # worker for ever: libpq gives up after this many seconds
+        # worker for ever: libpq (psycopg2 and psycopg 3) gives up after this many seconds;
+        # other drivers (pg8000) take no such argument and keep their own defaults
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     last: Exception | None = None
     for attempt in range(8):
@@ -167,8 +168,10 @@ def _open_rdb(url: str) -> Any:
             if not isinstance(exc, DBAPIError):
                 raise
             last = exc
-            if isinstance(exc, OperationalError):
-                break  # refused, timed out, no such database or role: retrying cannot help
+            if isinstance(exc, OperationalError) and getattr(exc, "statement", None) is None:
+                # no statement ran: refused, timed out, no such database or role, which
+                # retrying cannot help (a race on CREATE TABLE carries its statement)
+                break
             logger.info("creating the tables of %s raced (%s); retrying", describe(shown), exc)
             time.sleep(0.2 * (attempt + 1) * (1 + random.random()))
     assert last is not None
