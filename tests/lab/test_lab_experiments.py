@@ -189,6 +189,13 @@ def test_gaps_below_rounding_resolution_are_reported_at_the_resolution():
     assert r.best_lr == r.lrs[np.argmax(plateau)]  # the smallest rate that gets there
 
 
+def test_seed_none_draws_fresh_noise():
+    q = objectives.noisy_quadratic()
+    a = lab.run(q, optimizers.GD(lr=0.3), steps=20, seed=None).gaps
+    b = lab.run(q, optimizers.GD(lr=0.3), steps=20, seed=None).gaps
+    assert not np.array_equal(a, b)
+
+
 def test_a_sweep_where_every_rate_diverged_has_no_best_rate_and_no_good_zone():
     with pytest.warns(LrkitWarning, match="every rate of the sweep diverged, from 3 to 10"):
         r = lab.sweep("quadratic", "gd", lrs=np.geomspace(3, 10, 5), steps=100)
@@ -236,6 +243,8 @@ def test_compare_reports_the_sweeps_own_run_at_its_best_rate():
      ValueError, r"`lr` must be a schedule of finite rates >= 0 \(step 3 gave -0.05"),
     (lambda: lab.run("quadratic", optimizers.GD(lr=0.1, schedule=lambda t: float("nan")),
                      steps=5), ValueError, r"step 0 gave nan"),
+    (lambda: lab.run("quadratic", optimizers.GD(lr=lambda t: float("inf")), steps=5),
+     ValueError, r"step 0 gave inf"),
     (lambda: objectives.rosenbrock(a=float("nan")), ValueError, "`a` must be finite"),
 ])
 def test_bad_input_to_the_experiments_is_named(call, exc, match):

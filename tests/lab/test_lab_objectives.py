@@ -131,11 +131,6 @@ def test_quadratic_validates_its_arguments(kwargs, match):
         objectives.quadratic(**kwargs)
 
 
-def test_the_largest_kappa_allowed_still_holds_its_smallest_curvature():
-    q = objectives.quadratic(kappa=objectives.MAX_KAPPA, dim=10)
-    assert np.linalg.eigvalsh(q.H).min() == pytest.approx(q.mu, rel=1e-3)
-
-
 def test_noisy_quadratic_and_logistic_validate():
     with pytest.raises(ValueError, match="`sigma` must be >= 0, but got sigma=-1"):
         objectives.noisy_quadratic(sigma=-1)

@@ -83,7 +83,7 @@ def _as_optimizer(optimizer: Any, lr: Rate, hyper: dict[str, Any]) -> Any:
 
 
 def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarray | None = None,
-        seed: int = 0, record_path: bool = False, progress: bool = False) -> Trajectory:
+        seed: int | None = 0, record_path: bool = False, progress: bool = False) -> Trajectory:
     """Run ``optimizer`` (an :mod:`lrkit.lab.optimizers` object) on ``objective`` for ``steps``.
 
     Stochastic objectives draw their gradient noise from ``numpy.random.default_rng(seed)``;
@@ -105,7 +105,7 @@ def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarra
               "names)", optimizer, TypeError)
     batched = isinstance(optimizer.lr, np.ndarray)
     n = len(optimizer.lr) if batched else 1
-    seed = check_seed("seed", seed)
+    seed = None if seed is None else check_seed("seed", seed)  # None: fresh noise
     start = objective.x0 if x0 is None else np.asarray(x0, dtype=float)
     if start.shape != (objective.dim,):
         _fail("x0", f"an array of shape ({objective.dim},)", x0)
@@ -128,9 +128,10 @@ def run(objective: Objective | str, optimizer: Any, *, steps: int, x0: np.ndarra
         with progress_bar(steps, f"{optimizer.name} on {objective.name}", progress) as bar:
             for t in range(steps):
                 rates[t] = np.broadcast_to(np.ravel(optimizer.rate(t)), (n,))
-                if not np.all(rates[t] >= 0):  # also catches nan
+                bad = ~(np.isfinite(rates[t]) & (rates[t] >= 0))
+                if np.any(bad):
                     _fail("lr", f"a schedule of finite rates >= 0 (step {t} gave "
-                          f"{float(rates[t][~(rates[t] >= 0)][0]):g})", optimizer.lr)
+                          f"{float(rates[t][bad][0]):g})", optimizer.lr)
                 grad = objective.sample_grad(x, rng)
                 new_x, state = optimizer.update(x, grad, state)
                 x = np.where(alive[:, None], new_x, x)
