@@ -167,6 +167,11 @@ def check_range_left(study: Any, lr_range: tuple[float, float]) -> None:
     raise no_rate_left(cliff, lr_range)
 
 
+def _no_budget_unit(budget: float, where: str = "") -> None:
+    raise ValueError("`total_steps` must be given with a budget (its unit is one full run of "
+                     f"total_steps steps), but got total_steps=None, budget={budget}{where}")
+
+
 def _checked_metadata(metadata: Any) -> dict[str, Any]:
     """``metadata`` as a dict of JSON values whose keys are not lrkit's own settings."""
     if metadata is None:
@@ -259,8 +264,7 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     if budget is not None:
         budget = check_positive("budget", budget)
         if total_steps is None and storage is None:  # in memory: nothing stored to resume
-            raise ValueError("`total_steps` must be given with a budget (its unit is one full "
-                             f"run of total_steps steps), but got total_steps=None, budget={budget}")
+            _no_budget_unit(budget)
     if lr_range is not None:
         lr_range = check_lr_range(lr_range)
     if study_name is not None and (not isinstance(study_name, str) or not study_name.strip()):
@@ -286,9 +290,7 @@ def tune(objective: Callable[[Any], float], *, n_trials: int | None = None,
     given_steps = total_steps
     total_steps = resume_setting(study, "total_steps", "lrkit:total_steps", total_steps)
     if budget is not None and total_steps is None:
-        raise ValueError("`total_steps` must be given with a budget (its unit is one full run "
-                         f"of total_steps steps), but got total_steps=None, budget={budget} and "
-                         f"study {name!r} stores none")
+        _no_budget_unit(budget, f" and study {name!r} stores none")
     if total_steps != given_steps and not isinstance(pruner, optuna.pruners.BasePruner):
         pruner_obj = study.pruner = make_pruner(pruner, total_steps=total_steps)  # its rungs
     settings = Settings(lr_range=(low, high), n_trials=n_trials, budget=budget,

@@ -47,8 +47,8 @@ class Settings:
     n_trials: int | None = None
     budget: float | None = None
     total_steps: int | None = None
-    heartbeat_interval: float = 10.0
-    grace_period: float = 60.0
+    heartbeat_interval: float = DEFAULT_HEARTBEAT
+    grace_period: float = DEFAULT_GRACE
     max_retries: int = 2
     timeout: float | None = None
     poll_interval: float = 1.0
