@@ -237,3 +237,20 @@ def test_the_finder_method_trains_at_the_finders_suggestion():
     assert run.lr == lr
     assert run.held_out == pytest.approx(train(problem, lr, seed=1).held_out, rel=1e-9)
     assert run.runs == pytest.approx(1.0 + found.steps / problem.steps)
+
+
+def test_auto_on_a_closure_optimizer_is_refused_before_any_grid_is_trained(tmp_path):
+    import dataclasses
+
+    import torch
+
+    problem = make_problem(steps=5)
+    lbfgs = dataclasses.replace(problem, make_optimizer=lambda p, lr: torch.optim.LBFGS(
+        p, lr=lr, max_iter=2))
+    with pytest.raises(ValueError, match="must leave out auto for problem 'tiny-regression', "
+                                         "whose optimizer LBFGS steps with a closure"):
+        run_bench([lbfgs], get_methods(["auto", "default"]), seeds=4, cache_dir=tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing trained, nothing cached
+    # without auto it runs: train() steps LBFGS through a closure
+    result = run_bench([lbfgs], get_methods(["default"]), seeds=4, cache_dir=tmp_path)
+    assert math.isfinite(result.cell("tiny-regression", "default").ratio)

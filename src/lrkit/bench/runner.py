@@ -147,6 +147,20 @@ class BenchResult:
         }
 
 
+def _check_auto_can_train(problems: Sequence[Any]) -> None:
+    """Refuse, before any grid is trained, a problem whose optimizer steps with a closure:
+    lrkit auto refuses it (its budget counts loss calls, LBFGS makes many a step)."""
+    from lrkit.torch.closure import needs_closure
+
+    for problem in problems:
+        optimizer = problem.make_optimizer(problem.make_model(0).parameters(), problem.default_lr)
+        if needs_closure(optimizer):
+            raise ValueError(
+                f"`methods` must leave out auto for problem {problem.name!r}, whose optimizer "
+                f"{type(optimizer).__name__} steps with a closure, which lrkit auto does not "
+                f"take; but got auto among the methods")
+
+
 def run_bench(
     problems: Sequence[Any],
     methods: Sequence[Method],
@@ -184,6 +198,8 @@ def run_bench(
                          f"more than once (problems={names!r})")
     if not methods:
         raise ValueError(f"`methods` must name at least one method, but got methods={methods!r}")
+    if any(m.name == "auto" for m in methods):
+        _check_auto_can_train(resolved)
     cells: list[Cell] = []
     total = len(resolved) * len(methods) * seeds
     with progress_bar(total, "lrkit bench", progress) as bar:
