@@ -83,6 +83,19 @@ def test_an_optimizer_that_steps_with_a_closure_trains_as_a_plain_lbfgs_loop():
     assert result.held_out < 0.5 * train(problem, lr, seed=seed, steps=1).held_out
 
 
+def test_a_closure_optimizer_makes_no_forward_pass_its_closure_does_not_make():
+    import dataclasses
+
+    calls = []
+    problem = tiny_regression()
+    counted = dataclasses.replace(
+        problem, loss_fn=lambda model, batch: calls.append(1) or problem.loss_fn(model, batch),
+        make_optimizer=lambda params, lr: torch.optim.LBFGS(params, lr=lr, max_iter=1))
+    result = train(counted, 0.5, steps=10)
+    assert len(calls) == 10  # one closure call a step at max_iter=1 (it had been 20)
+    assert np.isfinite(result.losses).all()
+
+
 def test_default_schedule_is_five_percent_linear_warmup_then_cosine_to_zero():
     s = default_schedule(200)
     assert s == warmup(10, cosine(190))

@@ -141,7 +141,7 @@ def train(
     """
     import torch
 
-    from lrkit.torch.closure import step_optimizer
+    from lrkit.torch.closure import train_step
     from lrkit.torch.groups import read_base_lrs, scale_lrs
 
     problem = resolve_problem(problem)
@@ -166,16 +166,12 @@ def train(
                 multiplier = float(shape(step))
                 scale_lrs(optimizer, base_lrs, multiplier)
                 lrs[step] = base_lrs[0] * multiplier
-                optimizer.zero_grad(set_to_none=True)
-                batch = next(batches)
-                loss = _scalar_loss(problem.loss_fn(model, batch))
-                value = float(loss.detach())
+                value = train_step(optimizer, lambda b: _scalar_loss(problem.loss_fn(model, b)),
+                                   next(batches))
                 losses[step] = value
-                if not math.isfinite(value):
+                if not math.isfinite(value):  # no update was made
                     diverged_at = step
                     break
-                loss.backward()
-                step_optimizer(optimizer, lambda b: _scalar_loss(problem.loss_fn(model, b)), batch)
                 bar.update()
         held_out = math.inf
         if diverged_at is None:

@@ -42,7 +42,7 @@ def problem_objective(problem: Any, *, seed: int = 0, schedule: Any = None,
         import torch
 
         from lrkit.problems.train import _scalar_loss
-        from lrkit.torch.closure import step_optimizer
+        from lrkit.torch.closure import train_step
         from lrkit.torch.groups import read_base_lrs, scale_lrs
 
         with torch.random.fork_rng(devices=[]):
@@ -54,14 +54,10 @@ def problem_objective(problem: Any, *, seed: int = 0, schedule: Any = None,
             batches = problem.batches(seed)
             for step in range(steps):
                 scale_lrs(optimizer, base_lrs, float(shape(step)))
-                optimizer.zero_grad(set_to_none=True)
-                batch = next(batches)
-                loss = _scalar_loss(problem.loss_fn(model, batch))
-                value = float(loss.detach())
-                if not math.isfinite(value):
+                value = train_step(optimizer, lambda b: _scalar_loss(problem.loss_fn(model, b)),
+                                   next(batches))
+                if not math.isfinite(value):  # no update was made
                     trial.report(step, value)  # diverged: recorded and raised at once
-                loss.backward()
-                step_optimizer(optimizer, lambda b: _scalar_loss(problem.loss_fn(model, b)), batch)
                 validation = None
                 if trial.wants_validation(step):
                     # race trials on the criterion of their final value, not the training loss
