@@ -596,3 +596,23 @@ def test_forgive_after_is_the_exact_window(gap, expected):
     rb = [e for e in guard.events if e["event"] == "rollback"]
     assert rb[1]["step"] - rb[0]["step"] == gap
     assert rb[1]["backoff"] == expected
+
+
+def test_no_snapshot_while_a_too_high_awaits_its_confirming_check():
+    # a too_high found at one check is reported "ok" until the next agrees: the Guard must
+    # not snapshot a state that may be drifting up in between
+    from lrkit.monitor import Monitor
+
+    monitor = Monitor(window=20, warmup=0, check_every=5)
+    model, opt = _momentum_model()
+    guard = Guard(model, opt, monitor=monitor, snapshot_every=1, forgive_after=0)
+    held = []
+    for step in range(120):
+        # falling, then rising steadily from step 60: the monitor finds "too high"
+        scale = 1.0 if step < 60 else 1.0 + 0.05 * (step - 60)
+        verdict = _guarded_step(guard, model, opt, scale=scale)
+        if monitor.candidate == "too_high" and verdict.status == "ok":
+            # snapshot_every=1: a snapshot would have reset the count to 0
+            held.append(guard._since_snapshot)
+    assert held, "the rising loss was never found too high at a first check"
+    assert all(count > 0 for count in held)

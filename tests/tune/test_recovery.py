@@ -75,36 +75,29 @@ def test_a_trial_that_never_beat_is_reaped_once_seen_silent_for_the_grace_period
     assert trials[-1].state == TrialState.WAITING and trials[-1].params == orphan.params
 
 
-def test_a_new_storage_never_inherits_an_old_ones_silent_trials():
-    # keyed by id(storage), a new storage at a freed one's address with a fresh trial 0
-    # inherited its first-seen time and was reaped at once
+def test_silent_trial_times_are_kept_per_study_and_dropped_with_their_storage():
+    # keyed by id(storage), a new storage at a freed one's address inherited its times and
+    # reaped a fresh trial at once; one dict per storage, shared by its studies, let a reap
+    # of one study wipe the other's times, so its orphan was never reaped
     import gc
+    import weakref
 
-    for _ in range(20):
-        study = optuna.create_study()
-        _running_trial(study)
-        reap_stale_trials(study, grace_period=0.3, max_retries=0)
-        del study
-        gc.collect()
-    time.sleep(0.4)
-    study = optuna.create_study()
-    fresh = _running_trial(study)
-    assert reap_stale_trials(study, grace_period=0.3, max_retries=0) == []
-    assert study.trials[fresh.number].state == TrialState.RUNNING
+    from lrkit.tuning import recovery
 
-
-def test_a_retried_closing_run_is_still_the_closing_run_of_the_best_rate():
-    from lrkit.tuning.runner import summarize
-
-    study = optuna.create_study()
-    study.enqueue_trial({"lr": 0.1}, user_attrs={"lrkit:final": "n_trials=3 budget=None",
-                                                 "lrkit:final_of": "leader"})
-    trial = _running_trial(study, **{"lrkit:host": "elsewhere", "lrkit:pid": 1,
-                                      "lrkit:heartbeat": 0.0})
-    assert reap_stale_trials(study, grace_period=1, max_retries=2) == [trial.number]
-    rows = summarize(study.get_trials(), None)
-    assert rows[0]["state"] == "failed" and rows[0]["note"].startswith("no heartbeat")
-    assert rows[1]["lr"] == 0.1 and rows[1]["note"] == "closing run of the best rate"
+    storage = optuna.storages.InMemoryStorage()
+    a = optuna.create_study(storage=storage, study_name="a")
+    b = optuna.create_study(storage=storage, study_name="b")
+    orphan = _running_trial(a)
+    assert reap_stale_trials(a, grace_period=0.3, max_retries=0) == []
+    for _ in range(5):  # the other study's reaps in between
+        reap_stale_trials(b, grace_period=0.3, max_retries=0)
+        time.sleep(0.1)
+    assert reap_stale_trials(a, grace_period=0.3, max_retries=0) == [orphan.number]
+    # the times do not keep a storage alive, so no later storage can meet them
+    gone, kept = weakref.ref(storage), len(recovery._FIRST_SEEN_SILENT)
+    del storage, a, b, orphan
+    gc.collect()
+    assert gone() is None and len(recovery._FIRST_SEEN_SILENT) == kept - 1
 
 
 def test_retries_stop_after_max_retries():

@@ -321,6 +321,25 @@ def _open_sqlite_after(barrier, path, results):
         results.put(f"{type(exc).__name__}: {exc}")
 
 
+def test_a_read_only_database_is_not_retried(tmp_path, monkeypatch):
+    # an error with a statement (here: writing the tables) is retried only when it is a race
+    from lrkit.tuning import storage as storage_module
+
+    attempts = []
+    real = optuna.storages.RDBStorage
+
+    def counting(*args, **kwargs):
+        attempts.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", counting)
+    path = tmp_path / "ro.db"
+    path.touch()
+    with pytest.raises(ConnectionError, match="could not open the database"):
+        storage_module.open_storage(f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert len(attempts) == 1
+
+
 def test_simultaneous_first_opens_of_one_sqlite_file_all_succeed(tmp_path):
     # losing the CREATE TABLE race is an OperationalError on SQLite ("table ... already
     # exists"): it must be retried, unlike a refused connection

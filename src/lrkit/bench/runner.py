@@ -150,10 +150,14 @@ class BenchResult:
 def _check_auto_can_train(problems: Sequence[Any]) -> None:
     """Refuse, before any grid is trained, a problem whose optimizer steps with a closure:
     lrkit auto refuses it (its budget counts loss calls, LBFGS makes many a step)."""
+    import torch
+
     from lrkit.torch.closure import needs_closure
 
     for problem in problems:
-        optimizer = problem.make_optimizer(problem.make_model(0).parameters(), problem.default_lr)
+        with torch.random.fork_rng(devices=[]):  # the caller's random state is left alone
+            model = problem.make_model(0)
+        optimizer = problem.make_optimizer(model.parameters(), problem.default_lr)
         if needs_closure(optimizer):
             raise ValueError(
                 f"`methods` must leave out auto for problem {problem.name!r}, whose optimizer "

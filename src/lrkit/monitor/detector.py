@@ -157,6 +157,13 @@ class Monitor:
         self._candidate = OK  # the status the last check reached, confirmed or not
 
     @property
+    def candidate(self) -> str:
+        """The status the last check reached, before confirmation: a ``too_high`` found once
+        is reported as ``ok`` until the next check agrees, but a Guard should not snapshot
+        in between."""
+        return self._candidate
+
+    @property
     def step(self) -> int:
         """How many updates the monitor has seen."""
         return self._step

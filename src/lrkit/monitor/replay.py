@@ -46,11 +46,12 @@ class Change:
 class Diagnosis:
     """What the monitor said over a whole run.
 
-    ``status`` is the most severe verdict seen (diverged > too_high > too_low > plateau >
-    ok), except that a divergence of one step the run recovered from (one NaN, one bad
-    batch's spike) does not make the run diverged: it is in ``counts`` and ``changes``, and
-    halving the rate of a healthy run for it would only slow it. ``factor`` is the
-    status's recommended rate factor, ``statuses`` the verdict of every step,
+    ``status`` is the most severe verdict of the run (diverged > too_high > too_low >
+    plateau > ok) that lasted longer than one check, or the most severe seen when none
+    did; a divergence of one step the run recovered from (one NaN, one bad batch's spike)
+    does not make the run diverged: it is in ``counts`` and ``changes``, and halving the
+    rate of a healthy run for it would only slow it. ``factor`` is the status's
+    recommended rate factor, ``statuses`` the verdict of every step,
     ``changes`` the steps where it changed, ``counts`` how many steps had each status.
     """
 
@@ -100,8 +101,8 @@ def diagnose(
     monitor = Monitor() if monitor is None else monitor
     statuses: list[str] = []
     changes: list[Change] = []
-    worst: Verdict | None = None  # the most severe verdict other than diverged
-    diverged: list[Verdict] = []
+    last_of: dict[str, Verdict] = {}  # each status's last verdict (its factor)
+    diverged = 0
     previous = None
     for i in range(n):
         g = None if grad_norms is None or _missing(grad_norms[i]) else grad_norms[i]
@@ -114,15 +115,11 @@ def diagnose(
             changes.append(Change(int(steps_arr[i]), verdict.status, verdict.cause,
                                   verdict.factor, detail))
             previous = key
-        if verdict.status == DIVERGED:
-            diverged.append(verdict)
-        elif worst is None or _SEVERITY.index(verdict.status) < _SEVERITY.index(worst.status):
-            worst = verdict
-    if len(diverged) > 1 or statuses[-1] == DIVERGED:
-        worst = diverged[-1]  # more than a one-off, or it ended there
+        last_of[verdict.status] = verdict
+        diverged += verdict.status == DIVERGED
     counts = Counter(statuses)
-    if worst is None:  # the one step was a one-off divergence
-        worst = Verdict(OK, int(n - 1))
+    worst = last_of[_overall(statuses, diverged, monitor.check_every)] if n else None
+    assert worst is not None
     return Diagnosis(
         status=worst.status,
         factor=worst.factor,
@@ -132,6 +129,23 @@ def diagnose(
         changes=changes,
         counts={s: counts.get(s, 0) for s in STATUSES},
     )
+
+
+def _overall(statuses: list[str], diverged: int, check_every: int) -> str:
+    """The run's status: ``diverged`` when it diverged for more than one step or ended so;
+    else the most severe status that lasted longer than one check, if any did (a status
+    seen at single checks only, here and there in a long run, is the noise of a 3-sigma
+    test); else the most severe status seen."""
+    if diverged > 1 or statuses[-1] == DIVERGED:
+        return DIVERGED
+    episodes: dict[str, int] = {}  # the longest run of each status
+    length = 0
+    for i, status in enumerate(statuses):
+        length = length + 1 if i and statuses[i - 1] == status else 1
+        episodes[status] = max(episodes.get(status, 0), length)
+    seen = [status for status in _SEVERITY if status in episodes and status != DIVERGED]
+    sustained = [status for status in seen if status != OK and episodes[status] > check_every]
+    return (sustained or seen)[0]
 
 
 def _missing(value: Any) -> bool:

@@ -37,7 +37,9 @@ def train_step(optimizer: Any, loss_of: Callable[[Any], Any], batch: Any) -> flo
 
     An optimizer that needs a closure (LBFGS) gets one that does the same and is called as
     often as it likes; the loss returned is its first, taken before the update (so a run
-    makes no forward pass the closure does not make).
+    makes no forward pass the closure does not make). No gradients are computed before the
+    step: an optimizer that reads ``.grad`` before calling its closure (SAM-style) would
+    read stale ones.
 
     >>> import torch
     >>> w = torch.nn.Parameter(torch.tensor([3.0]))

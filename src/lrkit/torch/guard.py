@@ -400,8 +400,8 @@ class Guard:
             # fault in one step) is dropped; a second one in a row means the weights
             # themselves are broken, and only a rollback helps
             return _SKIP if self._skips < self.max_skips else _ROLLBACK
-        if verdict.status == TOO_HIGH:
-            return _HOLD  # do not snapshot a state that is drifting up
+        if verdict.status == TOO_HIGH or getattr(self.monitor, "candidate", None) == TOO_HIGH:
+            return _HOLD  # do not snapshot a state that is (maybe) drifting up
         return _OK
 
     def _agree(self, decision: int) -> int:

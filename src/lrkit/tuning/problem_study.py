@@ -137,16 +137,20 @@ def _paired_heartbeat(heartbeat_interval: float | None, grace_period: float | No
     value the user did not give came from."""
     from lrkit.tuning.recovery import DEFAULT_GRACE, DEFAULT_HEARTBEAT, check_heartbeat
 
-    source = "stored" if stored else "default"
+    def source(key: str) -> str:
+        return "stored" if key in stored else "default"
+
     heartbeat = heartbeat_interval or stored.get("lrkit:heartbeat_interval", DEFAULT_HEARTBEAT)
     grace = grace_period or stored.get("lrkit:grace_period", DEFAULT_GRACE)
     try:
         return check_heartbeat(heartbeat, grace)
     except ValueError as exc:
         if heartbeat_interval is None:
-            raise ValueError(f"{exc} (the {source} heartbeat_interval={heartbeat:g})") from None
+            raise ValueError(f"{exc} (the {source('lrkit:heartbeat_interval')} "
+                             f"heartbeat_interval={heartbeat:g})") from None
         if grace_period is None:
-            raise ValueError(f"{exc} (the {source} grace_period={grace:g})") from None
+            raise ValueError(f"{exc} (the {source('lrkit:grace_period')} "
+                             f"grace_period={grace:g})") from None
         raise
 
 

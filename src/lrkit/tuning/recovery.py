@@ -41,10 +41,12 @@ HOST = socket.gethostname()
 DEFAULT_HEARTBEAT = 10.0  # seconds between a running trial's heartbeats
 DEFAULT_GRACE = 60.0  # seconds without one before a trial is failed as stale
 
-# storage -> {trial id: when this process first saw the RUNNING trial without a heartbeat},
+# storage -> {study id: {trial id: when this process first saw the RUNNING trial without a
+# heartbeat}},
 # on its own monotonic clock (another machine's clock or time zone cannot skew it); keyed
 # by the storage object itself, weakly: an id() could be reused by a new storage
-_FIRST_SEEN_SILENT: weakref.WeakKeyDictionary[Any, dict[int, float]] = weakref.WeakKeyDictionary()
+_FIRST_SEEN_SILENT: weakref.WeakKeyDictionary[Any, dict[int, dict[int, float]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def pid_alive(pid: int) -> bool:
@@ -156,7 +158,8 @@ def reap_stale_trials(study: Any, *, grace_period: float, max_retries: int) -> l
     storage = study._storage
     reaped = []
     now = time.monotonic()
-    first_seen = _FIRST_SEEN_SILENT.setdefault(storage, {})
+    # per study: trial ids are unique in the storage, but each reap sees one study's trials
+    first_seen = _FIRST_SEEN_SILENT.setdefault(storage, {}).setdefault(study._study_id, {})
     silent_now: set[int] = set()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         silent_for = None
@@ -175,7 +178,7 @@ def reap_stale_trials(study: Any, *, grace_period: float, max_retries: int) -> l
         reaped.append(trial.number)
         queue_retry(study, trial, reason, max_retries=max_retries)
     for trial_id in set(first_seen) - silent_now:  # it beat, ended or was reaped
-        del first_seen[trial_id]
+        first_seen.pop(trial_id, None)
     return reaped
 
 

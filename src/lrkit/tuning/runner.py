@@ -310,6 +310,8 @@ def _safe_tell(study: Any, optuna_trial: Any, trial: Trial, state: Any, value: f
             steps = trial.total_steps  # an objective that never reports ran a full run
         optuna_trial.set_user_attr("lrkit:steps", steps)
         # a reaper may fail the trial between the last write and the tell
+        if study._storage.get_trial(optuna_trial._trial_id).state.is_finished():
+            raise optuna.exceptions.UpdateFinishedTrialError(f"trial {optuna_trial.number}")
         if state == TrialState.COMPLETE:
             told = study.tell(optuna_trial, value, skip_if_finished=True)
         else:

@@ -168,15 +168,22 @@ def _open_rdb(url: str) -> Any:
             if not isinstance(exc, DBAPIError):
                 raise
             last = exc
-            if isinstance(exc, OperationalError) and getattr(exc, "statement", None) is None:
-                # no statement ran: refused, timed out, no such database or role, which
-                # retrying cannot help (a race on CREATE TABLE carries its statement)
+            if isinstance(exc, OperationalError) and not _raced(exc):
+                # refused, timed out, no such database or role, a read-only or full disk:
+                # retrying cannot help
                 break
             logger.info("creating the tables of %s raced (%s); retrying", describe(shown), exc)
             time.sleep(0.2 * (attempt + 1) * (1 + random.random()))
     assert last is not None
     reason = str(getattr(last, "orig", None) or last).strip().splitlines()[0]
     raise ConnectionError(f"could not open the database {describe(shown)}: {reason}") from last
+
+
+def _raced(exc: Exception) -> bool:
+    """Whether a database error is another process creating the same tables at the same
+    time (SQLite: "table ... already exists", "database is locked")."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return "already exists" in text or "locked" in text or "duplicate" in text
 
 
 def create_or_load_study(storage: Any, study_name: str, *, sampler: Any = None,
