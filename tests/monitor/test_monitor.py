@@ -172,6 +172,19 @@ def test_a_long_flat_noisy_run_raises_no_alarm(seed):
     assert diagnosis.status == "plateau", diagnosis.counts
 
 
+def test_too_high_needs_two_of_the_last_three_checks():
+    from lrkit.monitor.verdict import Verdict
+
+    monitor = Monitor(check_every=1)
+    script = iter(["too_high", "ok", "too_high", "ok", "ok", "too_high", "ok", "ok"])
+    monitor._refresh = lambda step: Verdict(next(script), step)  # each check's raw finding
+    for _ in range(4):  # before the first check (five losses)
+        assert monitor.update(1.0).status == "ok"
+    said = [monitor.update(1.0).status for _ in range(8)]
+    # one finding alone is never reported; one that flickers with ok still is
+    assert said == ["ok", "ok", "too_high", "ok", "ok", "ok", "ok", "ok"]
+
+
 def test_a_steady_fall_between_spikes_is_not_too_low():
     # a rate near the edge: steady progress, and every 25 steps a spike of 15 noise scales
     # (under the blow-up test's 25). Advising 3x that rate would blow the run up.

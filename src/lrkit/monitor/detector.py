@@ -30,8 +30,8 @@ halves, the trend's z-score ``z = (median_1st_half - median_2nd_half) / se``) an
   but hides in one window's noise is not a plateau (lowering the rate would slow it);
 * otherwise ``ok``.
 
-A ``too_high`` verdict is given only when two checks in a row (``check_every`` steps
-apart) reach it: one check's z-test at 3 noise units still fires on pure noise now and then
+A ``too_high`` verdict is given only when two of the last three checks (``check_every``
+steps apart) reach it: one check's z-test at 3 noise units still fires on pure noise now and then
 (0.2% of checks), and over a long run a single firing read as "too high" several times.
 The other verdicts are given at the check that finds them (``too_low`` and ``plateau``
 signals on short runs are often one check long).
@@ -155,6 +155,7 @@ class Monitor:
         self._blowup_margin = math.inf
         self._trend = Verdict(OK, 0)
         self._candidate = OK  # the status the last check reached, confirmed or not
+        self._before = OK  # the one before it
 
     @property
     def candidate(self) -> str:
@@ -198,6 +199,7 @@ class Monitor:
             "blowup_margin": self._blowup_margin,
             "trend": self._trend.to_dict(),
             "candidate": self._candidate,
+            "before": self._before,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -225,6 +227,7 @@ class Monitor:
             tuple(Evidence(**e) for e in trend["evidence"]),
         )
         self._candidate = str(state.get("candidate", self._trend.status))  # older states lack it
+        self._before = str(state.get("before", OK))
 
     # ------------------------------------------------------------------ per step
     def update(
@@ -286,8 +289,9 @@ class Monitor:
         n = len(self._losses)
         if n >= _MIN_POINTS and (n < 2 * _MIN_POINTS or step % self.check_every == 0):
             found = self._refresh(step)
-            confirmed = found.status != TOO_HIGH or found.status == self._candidate
-            self._candidate = found.status
+            # two of the last three checks: a real drift that flickers with ok still counts
+            confirmed = found.status != TOO_HIGH or TOO_HIGH in (self._candidate, self._before)
+            self._before, self._candidate = self._candidate, found.status
             self._trend = found if confirmed else Verdict(OK, step)
         return self._trend
 
