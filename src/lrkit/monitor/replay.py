@@ -102,7 +102,6 @@ def diagnose(
     statuses: list[str] = []
     changes: list[Change] = []
     last_of: dict[str, Verdict] = {}  # each status's last verdict (its factor)
-    diverged = 0
     previous = None
     for i in range(n):
         g = None if grad_norms is None or _missing(grad_norms[i]) else grad_norms[i]
@@ -116,10 +115,8 @@ def diagnose(
                                   verdict.factor, detail))
             previous = key
         last_of[verdict.status] = verdict
-        diverged += verdict.status == DIVERGED
     counts = Counter(statuses)
-    worst = last_of[_overall(statuses, diverged, monitor.check_every)] if n else None
-    assert worst is not None
+    worst = last_of[_overall(statuses, counts[DIVERGED], monitor.check_every)]
     return Diagnosis(
         status=worst.status,
         factor=worst.factor,
