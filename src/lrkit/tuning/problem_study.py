@@ -92,12 +92,13 @@ def create_problem_study(storage: Any, study_name: str, *, problem: str, n_trial
     # a heartbeat or grace given alone pairs with the stored partner (a new study's: the
     # default); checked before the study is created, so bad input leaves no empty study
     try:
-        stored = optuna.load_study(storage=storage, study_name=study_name).user_attrs
+        study = optuna.load_study(storage=storage, study_name=study_name)
     except KeyError:
-        stored = {}
-    heartbeat_interval, grace_period = _paired_heartbeat(heartbeat_interval, grace_period,
-                                                         stored)
-    study = create_or_load_study(storage, study_name)
+        study = None
+    heartbeat_interval, grace_period = _paired_heartbeat(
+        heartbeat_interval, grace_period, study.user_attrs if study is not None else {})
+    if study is None:
+        study = create_or_load_study(storage, study_name)
     old = study.user_attrs.get("lrkit:problem")
     if old is not None and old != spec:
         raise ValueError(f"`study_name` {study_name!r} tunes problem {old!r}; use another "
