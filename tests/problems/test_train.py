@@ -23,30 +23,38 @@ def test_same_problem_rate_and_seed_give_the_same_run():
     assert not np.array_equal(a.losses, c.losses)
 
 
-@pytest.mark.parametrize("name", ["digits-mlp", "quadratic"])
-def test_train_matches_a_plain_torch_loop_with_lambda_lr(name):
-    problem = problems.get(name)
-    steps, lr, seed = 30, 2e-3 if name == "digits-mlp" else 0.05, 3
+def _plain_run(problem, lr, seed, steps, update):
+    """A hand-written run under torch's own LambdaLR at lrkit's default shape, ``update(model,
+    optimizer, batch) -> loss`` making each step: (rates, losses, held-out loss)."""
     shape = default_schedule(steps)
-    result = train(problem, lr, seed=seed, steps=steps)
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = problem.make_model(seed)
         optimizer = problem.make_optimizer(model.parameters(), lr)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: shape(t))
         batches = problem.batches(seed)
-        losses, lrs = [], []
+        lrs, losses = [], []
         for _ in range(steps):
             lrs.append(optimizer.param_groups[0]["lr"])
-            optimizer.zero_grad()
-            loss = problem.loss_fn(model, next(batches))
-            losses.append(loss.item())
-            loss.backward()
-            optimizer.step()
+            losses.append(update(model, optimizer, next(batches)))
             scheduler.step()
-        held_out = problem.evaluate(model)
+        return lrs, losses, problem.evaluate(model)
 
+
+@pytest.mark.parametrize("name", ["digits-mlp", "quadratic"])
+def test_train_matches_a_plain_torch_loop_with_lambda_lr(name):
+    problem = problems.get(name)
+    steps, lr, seed = 30, 2e-3 if name == "digits-mlp" else 0.05, 3
+    result = train(problem, lr, seed=seed, steps=steps)
+
+    def update(model, optimizer, batch):
+        optimizer.zero_grad()
+        loss = problem.loss_fn(model, batch)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    lrs, losses, held_out = _plain_run(problem, lr, seed, steps, update)
     np.testing.assert_allclose(result.lrs, lrs, rtol=1e-12)
     np.testing.assert_allclose(result.losses, losses, rtol=1e-6)
     assert result.held_out == pytest.approx(held_out, rel=1e-6)
@@ -56,28 +64,18 @@ def test_an_optimizer_that_steps_with_a_closure_trains_as_a_plain_lbfgs_loop():
     # LBFGS.step() without a closure is a TypeError inside torch; train hands it one
     problem = tiny_regression(lbfgs=True)
     steps, lr, seed = 12, 0.5, 1
-    shape = default_schedule(steps)
     result = train(problem, lr, seed=seed, steps=steps)
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = problem.make_model(seed)
-        optimizer = problem.make_optimizer(model.parameters(), lr)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: shape(t))
-        batches = problem.batches(seed)
-        for _ in range(steps):
-            batch = next(batches)
+    def update(model, optimizer, batch):
+        def closure():
+            optimizer.zero_grad()
+            loss = problem.loss_fn(model, batch)
+            loss.backward()
+            return loss
 
-            def closure(batch=batch):
-                optimizer.zero_grad()
-                loss = problem.loss_fn(model, batch)
-                loss.backward()
-                return loss
+        return float(optimizer.step(closure).detach())
 
-            optimizer.step(closure)
-            scheduler.step()
-        held_out = problem.evaluate(model)
-
+    _, _, held_out = _plain_run(problem, lr, seed, steps, update)
     assert not result.diverged
     assert result.held_out == pytest.approx(held_out, rel=1e-6)
     assert result.held_out < 0.5 * train(problem, lr, seed=seed, steps=1).held_out
